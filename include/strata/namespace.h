@@ -122,8 +122,9 @@ class Namespace {
   // adds one lookup to the child without asking the store.
   Result<NodeInfo> Ref(uint64_t parent, const ListingEntry& entry);
 
-  // Drops `nlookup` lookups; the inode goes when none are left.
-  void Forget(uint64_t ino, uint64_t nlookup);
+  // Drops `nlookup` lookups; the inode goes when none are left. Returns
+  // true when it went.
+  bool Forget(uint64_t ino, uint64_t nlookup);
 
   // Attributes of a live inode, refreshed by HEAD when older than the
   // attribute TTL (or from the parent's listing when that is fresher).
@@ -137,6 +138,10 @@ class Namespace {
   // The inode number a child would get, for readdir's d_ino, without
   // creating an inode.
   uint64_t InodeFor(uint64_t parent, std::string_view name);
+
+  // The inode number of the parent directory of `ino` (the root for the
+  // root and for unknown inodes), for readdir's "..".
+  uint64_t ParentInode(uint64_t ino);
 
   NamespaceStats Stats() const;
 

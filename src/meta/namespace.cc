@@ -358,19 +358,20 @@ Result<NodeInfo> Namespace::Ref(uint64_t parent, const ListingEntry& entry) {
   return n.info;
 }
 
-void Namespace::Forget(uint64_t ino, uint64_t nlookup) {
-  if (ino == kRootInode) return;
+bool Namespace::Forget(uint64_t ino, uint64_t nlookup) {
+  if (ino == kRootInode) return false;
   Impl& m = *impl_;
   std::lock_guard<std::mutex> lock(m.mu);
   auto it = m.nodes.find(ino);
-  if (it == m.nodes.end()) return;
+  if (it == m.nodes.end()) return false;
   Impl::Node& n = it->second;
   n.lookups = nlookup >= n.lookups ? 0 : n.lookups - nlookup;
-  if (n.lookups > 0) return;
+  if (n.lookups > 0) return false;
   auto p = m.by_path.find(n.info.path);
   if (p != m.by_path.end() && p->second == ino) m.by_path.erase(p);
   m.nodes.erase(it);
   m.stats.live_inodes = m.nodes.size();
+  return true;
 }
 
 Result<NodeInfo> Namespace::GetAttr(uint64_t ino) {
@@ -449,6 +450,16 @@ uint64_t Namespace::InodeFor(uint64_t parent, std::string_view name) {
   std::string path = JoinPath(p == m.nodes.end() ? std::string() : p->second.info.path, name);
   auto it = m.by_path.find(path);
   return it != m.by_path.end() ? it->second : m.HashIno(path);
+}
+
+uint64_t Namespace::ParentInode(uint64_t ino) {
+  Impl& m = *impl_;
+  std::lock_guard<std::mutex> lock(m.mu);
+  auto it = m.nodes.find(ino);
+  if (it == m.nodes.end() || it->second.info.path.empty()) return kRootInode;
+  std::string parent = ParentPath(it->second.info.path);
+  auto p = m.by_path.find(parent);
+  return p != m.by_path.end() ? p->second : m.HashIno(parent);
 }
 
 NamespaceStats Namespace::Stats() const {
