@@ -65,6 +65,7 @@ struct BlockCacheStats {
   uint64_t fetched_bytes = 0;
   uint64_t fills_in_flight = 0;
   uint64_t single_flight_waits = 0;  // misses that joined another's fetch
+  uint64_t disk_writes_dropped = 0;  // disk copies skipped: write-back backlog full
 };
 
 class BlockCache {

@@ -1,0 +1,77 @@
+// MemoryTier: tier 1, the in-process cache of pages, sharded by block id and
+// bounded in bytes. Reads copy out of shared, immutable page buffers, so a
+// shard's lock is held only for the hash lookup, never during a copy, a fetch
+// or disk I/O. Each shard has its own eviction policy and evicts before it
+// inserts: usage never exceeds the limit.
+//
+// Ownership: owned by the BlockCache. Thread safety: all methods may be called
+// from any thread. Lock order: a shard lock is a leaf.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "cache/cache_key.h"
+#include "cache/put_tokens.h"
+#include "strata/block_cache.h"
+#include "strata/eviction_policy.h"
+
+namespace strata::cache {
+
+class MemoryTier {
+ public:
+  static Result<std::unique_ptr<MemoryTier>> Create(Geometry geometry, uint64_t limit_bytes,
+                                                    std::string_view policy);
+
+  // Pages [first, last] (indices inside `block`) of version `v`: out[i - first]
+  // is set to each resident page (left as is otherwise). Counts hits and
+  // misses. Returns how many pages were found.
+  size_t Lookup(const ObjectVersion& v, VersionHash h, uint64_t block, uint32_t first,
+                uint32_t last, PageData* out);
+
+  // Whether page `page` of `block` is resident; no statistics, no recency.
+  bool Contains(const ObjectVersion& v, VersionHash h, uint64_t block, uint32_t page);
+
+  // Inserts pages of `block` of the token's version, unless the token was
+  // invalidated. Pages already resident are kept.
+  void Insert(const PutToken& token, uint64_t block,
+              const std::vector<std::pair<uint32_t, PageData>>& pages);
+
+  // Drops every block of (store, key) whose etag is not keep_etag (empty: all).
+  void DropObject(const std::string& store, const std::string& key, const std::string& keep_etag);
+
+  TierStats Stats() const;
+  size_t shard_count() const { return shards_.size(); }
+
+ private:
+  struct Entry {
+    std::shared_ptr<const VersionKey> version;
+    uint64_t block = 0;
+    std::vector<PageData> pages;  // pages_per_block slots; null: not resident
+    uint64_t bytes = 0;
+  };
+  struct Shard {
+    std::mutex mu;
+    std::unordered_map<uint64_t, Entry> entries;  // by BlockId; guarded by mu
+    std::unique_ptr<EvictionPolicy> policy;       // guarded by mu
+    uint64_t used = 0;                            // guarded by mu
+    uint64_t limit = 0;
+  };
+
+  MemoryTier(Geometry geometry, uint64_t limit_bytes) : geometry_(geometry), limit_(limit_bytes) {}
+  Shard& ShardFor(uint64_t id) { return *shards_[id % shards_.size()]; }
+  // Removes one entry of a locked shard.
+  void RemoveLocked(Shard& shard, std::unordered_map<uint64_t, Entry>::iterator it);
+
+  const Geometry geometry_;
+  const uint64_t limit_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::atomic<uint64_t> hits_{0}, misses_{0}, hit_bytes_{0}, inserted_bytes_{0}, evictions_{0};
+};
+
+}  // namespace strata::cache
