@@ -58,7 +58,7 @@ struct AccessDecision {
   bool footer = false;             // first read, inside the footer trigger region
   uint32_t stream_run = 0;         // consecutive continuations of the stream, this read included
   uint64_t stream_high_water = 0;  // end of the stream's furthest read, after this read
-  uint64_t stride = 0;             // valid when pattern == kStrided: distance between reads
+  int64_t stride = 0;  // when pattern == kStrided: the offset jump between reads (signed)
 };
 
 class AccessPatternDetector {

@@ -134,8 +134,7 @@ AccessDecision AccessPatternDetector::Observe(uint64_t offset, uint64_t size) {
   d.stream = slot;
   d.stream_run = streams_[slot].run;
   d.stream_high_water = streams_[slot].high_water;
-  if (mode_ == AccessPattern::kStrided)
-    d.stride = static_cast<uint64_t>(last_jump_ < 0 ? -last_jump_ : last_jump_);
+  if (mode_ == AccessPattern::kStrided) d.stride = last_jump_;
   return d;
 }
 

@@ -98,7 +98,7 @@ TEST_CASE("strided reads report their stride; a broken stride falls back to rand
   AccessDecision r;
   for (uint64_t i = 0; i < 6; ++i) r = d.Observe(i * 8 * MiB, 64 * KiB);
   CHECK(r.pattern == AccessPattern::kStrided);
-  CHECK(r.stride == 8 * MiB);
+  CHECK(r.stride == static_cast<int64_t>(8 * MiB));
   r = d.Observe(3 * MiB + 17, 64 * KiB);
   CHECK(r.pattern == AccessPattern::kRandom);
 }

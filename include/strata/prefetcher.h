@@ -1,0 +1,108 @@
+// The cached reader factory: FileReaders that read through the BlockCache,
+// steered by an AccessPatternDetector per handle and a readahead Prefetcher
+// whose windows share one global memory budget.
+//
+// Per read, by detected pattern:
+// - sequential: the first read at offset 0 fills a small initial request
+//   (about 1 MiB) so a short read costs little; from the next read on, a
+//   window of parallel part fills (part_size each) runs ahead of the reader on
+//   the thread pool. The window doubles each time the reader has to wait for a
+//   part (the reader keeps up with the network: more parallelism helps) up to
+//   max_window, and halves when the memory budget refuses a part. A seek
+//   inside the window keeps the stream; a seek outside cancels the parts not
+//   yet started. Parts are never issued past the end of the object.
+// - random: only the pages the read touches (BlockCache::Read coalesces
+//   adjacent missing pages into one fetch); no readahead.
+// - strided: the touched pages, plus the next few strides fetched ahead.
+// - small objects (size <= small_file_threshold) are filled whole, in one
+//   fill, on the first read of each handle (a no-op when already cached).
+// - a first read inside the last 64 KiB (DetectorOptions::footer_trigger) of a
+//   larger object fills the last footer_bytes in one request: Parquet and ORC
+//   readers read the 8-byte tail, then the footer metadata, then often the
+//   page index just before it; one 1 MiB request costs barely more than a
+//   64 KiB one on a high-latency store and usually saves one or two round
+//   trips, and footer reads happen once per file open, so the extra bytes do
+//   not show up in the random-read amplification.
+//
+// Memory: readahead parts are charged to the budget (prefetch_memory) from
+// issue until the reader has moved past them (or they are dropped), so the
+// bytes in flight or landed-but-unread across all handles never exceed it.
+// Demand reads on the caller's thread are not charged (they are bounded by the
+// number of FUSE threads).
+//
+// Ownership: the factory shares the BlockCache and the ThreadPool with the
+// mount context; readers keep what they need alive, so a reader may outlive
+// the factory. Thread safety: the factory and every reader may be called from
+// any thread; one reader serves concurrent reads of its handle.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+
+#include "strata/access_pattern.h"
+#include "strata/block_cache.h"
+#include "strata/clock.h"
+#include "strata/reader.h"
+#include "strata/thread_pool.h"
+
+namespace strata {
+
+struct PrefetchOptions {
+  uint64_t part_size = 8ull << 20;        // size of one readahead fill
+  uint64_t initial_request = 1ull << 20;  // first fill of a stream from offset 0
+  uint64_t max_window = 128ull << 20;     // readahead per stream, at most
+  uint64_t prefetch_memory = 1ull << 30;  // global budget for all readahead
+  uint64_t small_file_threshold = 4ull << 20;
+  uint64_t footer_bytes = 1ull << 20;  // filled on a first read near the end
+  uint32_t strided_lookahead = 4;      // strides fetched ahead in strided mode
+  size_t fetch_threads = 16;           // pool size when the factory makes its own pool
+  size_t inode_history = 65536;        // inodes whose last pattern is remembered
+  DetectorOptions detector;
+};
+
+// Counters since the factory was made. Indexed arrays use AccessPattern.
+struct PrefetchStats {
+  std::array<uint64_t, 3> reads{};  // reads per pattern
+  std::array<uint64_t, 3> bytes{};  // bytes returned per pattern
+  uint64_t returned_bytes = 0;      // all bytes returned to readers
+  uint64_t fetches = 0;             // the BlockCache's fetches (demand and readahead)
+  uint64_t fetched_bytes = 0;       // the BlockCache's fetched bytes
+  uint64_t readahead_parts = 0;     // parts issued
+  uint64_t readahead_bytes = 0;
+  uint64_t readahead_hits = 0;     // reads served from landed parts without waiting
+  uint64_t readahead_waits = 0;    // reads that waited for an in-flight part
+  uint64_t readahead_wait_us = 0;  // total time spent waiting
+  uint64_t readahead_stolen = 0;   // queued parts a reader ran itself
+  uint64_t readahead_evicted = 0;  // reads of a landed part that was no longer resident
+  uint64_t cancelled_bytes = 0;    // parts dropped before they started
+  uint64_t wasted_bytes = 0;       // parts fetched (or fetching) but dropped unread
+  uint64_t part_failures = 0;      // part fills that failed (the read retried on demand)
+  uint64_t window_grows = 0;
+  uint64_t window_shrinks = 0;
+  uint64_t window_peak_bytes = 0;  // the largest window any stream reached
+  uint64_t budget_denials = 0;     // parts refused by the memory budget
+  uint64_t budget_in_use = 0;
+  uint64_t budget_peak = 0;
+  uint64_t budget_limit = 0;
+  uint64_t small_file_fills = 0;
+  uint64_t footer_fills = 0;
+  uint64_t initial_fills = 0;
+
+  // fetched_bytes / returned_bytes (0 when nothing was returned).
+  double amplification() const;
+};
+
+class CachedReaderFactory : public ReaderFactory {
+ public:
+  virtual PrefetchStats Stats() const = 0;
+};
+
+// `pool` runs the readahead fills; null: the factory makes its own with
+// options.fetch_threads workers. `clock` times the waits.
+std::unique_ptr<CachedReaderFactory> MakeCachedReaderFactory(std::shared_ptr<BlockCache> cache,
+                                                             std::shared_ptr<ThreadPool> pool,
+                                                             const PrefetchOptions& options,
+                                                             std::shared_ptr<Clock> clock);
+
+}  // namespace strata
