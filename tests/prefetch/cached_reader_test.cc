@@ -40,9 +40,11 @@ struct Rig {
   explicit Rig(PrefetchOptions options = {},
                std::chrono::microseconds latency = std::chrono::microseconds(0), size_t threads = 8)
       : fetcher(latency) {
-    BlockCacheOptions cache_options;
+    BlockCacheOptions cache_options;  // memory tier only
     cache_options.memory_bytes = 4ull << 30;
-    cache = std::make_shared<testing::TestBlockCache>(cache_options, fetcher.AsFetcher());
+    auto opened = BlockCache::Open(cache_options, SystemClock(), fetcher.AsFetcher());
+    REQUIRE(opened.ok());
+    cache = std::move(opened).value();
     factory = MakeCachedReaderFactory(cache, std::make_shared<ThreadPool>(threads), options,
                                       SystemClock());
   }
