@@ -148,7 +148,7 @@ class S3FifoPolicy final : public EvictionPolicy {
   void RememberGhost(uint64_t id) {
     ghost_.push_back(id);
     ghost_index_[id] = std::prev(ghost_.end());
-    size_t limit = std::max<size_t>(64, nodes_.size() / 2);
+    size_t limit = std::max<size_t>(1, nodes_.size() / 2);
     while (ghost_.size() > limit) {
       ghost_index_.erase(ghost_.front());
       ghost_.pop_front();
