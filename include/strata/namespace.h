@@ -74,6 +74,9 @@ struct NodeInfo {
   uint64_t size = 0;
   std::string etag;
   int64_t mtime_sec = 0;  // files: Last-Modified; directories: the mount time
+  // How long these attributes stay fresh in the namespace's cache, so the
+  // kernel caches them no longer than that (staleness stays within one TTL).
+  double fresh_for_s = 0;
 };
 
 // One child in a directory listing.

@@ -127,6 +127,18 @@ struct Namespace::Impl {
     return n;
   }
 
+  // Requires mu. A copy of the node's info for a caller.
+  NodeInfo Out(const Node& n) const {
+    NodeInfo info = n.info;
+    if (info.type == NodeType::kDirectory) {
+      info.fresh_for_s = options.attr_ttl_s;
+    } else {
+      info.fresh_for_s =
+          std::max(0.0, std::chrono::duration<double>(n.attr_expiry - clock->Steady()).count());
+    }
+    return info;
+  }
+
   // Requires mu.
   void Fill(Node* n, const ListingEntry& e, SteadyTime expiry) {
     n->info.size = e.type == NodeType::kFile ? e.size : 0;
@@ -309,7 +321,7 @@ Result<NodeInfo> Namespace::Lookup(uint64_t parent, std::string_view name) {
       Impl::Node& n = m.Upsert(path, e->type);
       m.Fill(&n, *e, m.listings[(*dir)->info.path].expiry);
       n.lookups++;
-      return n.info;
+      return m.Out(n);
     }
     auto neg = m.negatives.find(path);
     if (neg != m.negatives.end()) {
@@ -324,7 +336,7 @@ Result<NodeInfo> Namespace::Lookup(uint64_t parent, std::string_view name) {
       Impl::Node& n = m.nodes.at(live->second);
       if (m.Now() < n.attr_expiry) {
         n.lookups++;
-        return n.info;
+        return m.Out(n);
       }
     }
   }
@@ -344,7 +356,7 @@ Result<NodeInfo> Namespace::Lookup(uint64_t parent, std::string_view name) {
   Impl::Node& n = m.Upsert(path, found->type);
   m.Fill(&n, *found, m.Now() + Ttl(m.options.attr_ttl_s));
   n.lookups++;
-  return n.info;
+  return m.Out(n);
 }
 
 Result<NodeInfo> Namespace::Ref(uint64_t parent, const ListingEntry& entry) {
@@ -355,7 +367,7 @@ Result<NodeInfo> Namespace::Ref(uint64_t parent, const ListingEntry& entry) {
   Impl::Node& n = m.Upsert(JoinPath((*dir)->info.path, entry.name), entry.type);
   m.Fill(&n, entry, m.Now() + Ttl(m.options.attr_ttl_s));
   n.lookups++;
-  return n.info;
+  return m.Out(n);
 }
 
 bool Namespace::Forget(uint64_t ino, uint64_t nlookup) {
@@ -383,13 +395,13 @@ Result<NodeInfo> Namespace::GetAttr(uint64_t ino) {
     if (it == m.nodes.end()) return Status::NotFound("no inode " + std::to_string(ino));
     Impl::Node& n = it->second;
     // Directories have no attributes of their own in the store.
-    if (n.info.type == NodeType::kDirectory || m.Now() < n.attr_expiry) return n.info;
+    if (n.info.type == NodeType::kDirectory || m.Now() < n.attr_expiry) return m.Out(n);
     const std::string parent = ParentPath(n.info.path);
     if (const Listing* listing = m.FreshListing(parent)) {
       const ListingEntry* e = listing->Find(BaseName(n.info.path));
       if (e != nullptr && e->type == NodeType::kFile) {
         m.Fill(&n, *e, m.listings[parent].expiry);
-        return n.info;
+        return m.Out(n);
       }
     }
     key = n.info.key;
@@ -405,7 +417,7 @@ Result<NodeInfo> Namespace::GetAttr(uint64_t ino) {
   n.info.etag = head->etag;
   n.info.mtime_sec = head->mtime_sec;
   n.attr_expiry = m.Now() + Ttl(m.options.attr_ttl_s);
-  return n.info;
+  return m.Out(n);
 }
 
 Result<std::shared_ptr<const Listing>> Namespace::ReadDir(uint64_t ino) {

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <unordered_map>
@@ -68,7 +69,7 @@ Entry Vfs::MakeEntry(const NodeInfo& info) const {
   st.st_atim.tv_sec = info.mtime_sec;
   st.st_ctim.tv_sec = info.mtime_sec;
   e.entry_timeout_s = options_.entry_timeout_s;
-  e.attr_timeout_s = options_.attr_timeout_s;
+  e.attr_timeout_s = std::min(options_.attr_timeout_s, info.fresh_for_s);
   return e;
 }
 

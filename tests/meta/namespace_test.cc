@@ -325,3 +325,24 @@ TEST_CASE("concurrent readers of one directory share one listing") {
 
 }  // namespace
 }  // namespace strata
+
+namespace strata {
+namespace {
+
+TEST_CASE("attributes report how long they stay fresh") {
+  Fixture f;
+  f.store->Put("f", "1");
+  NamespaceOptions opts;
+  opts.attr_ttl_s = 30;
+  f.Start(opts);
+  NodeInfo file = f.MustLookup(kRootInode, "f");
+  CHECK(file.fresh_for_s == Approx(30));
+  f.clock->Advance(std::chrono::seconds(20));
+  CHECK(f.ns->GetAttr(file.ino)->fresh_for_s == Approx(10));
+  f.clock->Advance(std::chrono::seconds(15));
+  CHECK(f.ns->GetAttr(file.ino)->fresh_for_s == Approx(30));  // refreshed by HEAD
+  CHECK(f.ns->GetAttr(kRootInode)->fresh_for_s == Approx(30));
+}
+
+}  // namespace
+}  // namespace strata

@@ -1,0 +1,91 @@
+#include "mount_context.h"
+
+#include <spdlog/spdlog.h>
+
+#include "strata/credentials.h"
+#include "strata/namespace.h"
+#include "strata/s3_store.h"
+
+namespace strata::cli {
+namespace {
+
+std::string FirstSet(EnvLookup env, std::initializer_list<const char*> names,
+                     const std::string& fallback) {
+  for (const char* name : names) {
+    std::optional<std::string> v = env(name);
+    if (v && !v->empty()) return *v;
+  }
+  return fallback;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<ObjectStore>> MakeStore(const Config& config, const Source& source,
+                                               std::shared_ptr<Clock> clock) {
+  Result<std::shared_ptr<ObjectStore>> store = Status::Internal("no store");
+  if (source.scheme == "file") {
+    store = MakeLocalStore(source.local_root);
+  } else {
+    EnvLookup env = ProcessEnv();
+    CredentialsOptions copts;
+    copts.profile = config.profile;
+    copts.anonymous = config.no_sign_request;
+    Result<std::shared_ptr<CredentialsProvider>> creds = MakeCredentialsChain(copts, env);
+    if (!creds.ok()) return creds.status();
+
+    S3StoreOptions opts;
+    opts.bucket = source.bucket;
+    opts.region = config.region.empty()
+                      ? FirstSet(env, {"AWS_REGION", "AWS_DEFAULT_REGION"}, "us-east-1")
+                      : config.region;
+    opts.endpoint =
+        config.endpoint.empty() ? FirstSet(env, {"AWS_ENDPOINT_URL"}, "") : config.endpoint;
+    opts.addressing = config.addressing == "path"      ? S3Addressing::kPath
+                      : config.addressing == "virtual" ? S3Addressing::kVirtualHosted
+                                                       : S3Addressing::kAuto;
+    opts.max_connections = static_cast<size_t>(config.max_connections);
+    store = MakeS3Store(opts, *creds, clock);
+  }
+  if (!store.ok()) return store.status();
+  STRATA_RETURN_IF_ERROR((*store)->CheckAccess(source.key_prefix));
+  return store;
+}
+
+Result<std::shared_ptr<ReaderFactory>> MakeReaderFactory(const Config& config,
+                                                         std::shared_ptr<ObjectStore> store,
+                                                         std::shared_ptr<Clock> clock) {
+  // The block cache (issue 3) and prefetcher (issue 4) are built here when
+  // !config.no_cache; until then every mount reads straight from the store.
+  return std::shared_ptr<ReaderFactory>(MakeDirectReaderFactory(std::move(store)));
+}
+
+Result<std::unique_ptr<MountContext>> BuildMountContext(const Config& config,
+                                                        const Source& source) {
+  auto ctx = std::make_unique<MountContext>();
+  ctx->clock = SystemClock();
+  Result<std::shared_ptr<ObjectStore>> store = MakeStore(config, source, ctx->clock);
+  if (!store.ok()) return store.status();
+  ctx->store = *store;
+  Result<std::shared_ptr<ReaderFactory>> readers =
+      MakeReaderFactory(config, ctx->store, ctx->clock);
+  if (!readers.ok()) return readers.status();
+  ctx->readers = *readers;
+
+  NamespaceOptions nopts;
+  nopts.key_prefix = source.key_prefix;
+  nopts.attr_ttl_s = config.metadata_ttl;
+  nopts.listing_ttl_s = config.metadata_ttl;
+  nopts.negative_ttl_s = config.negative_ttl;
+  VfsOptions vopts;
+  vopts.uid = static_cast<uint32_t>(config.uid);
+  vopts.gid = static_cast<uint32_t>(config.gid);
+  vopts.block_size = static_cast<uint32_t>(std::min<uint64_t>(config.block_size, 1u << 30));
+  vopts.entry_timeout_s = config.metadata_ttl;
+  vopts.attr_timeout_s = config.metadata_ttl;
+  ctx->vfs = std::make_unique<Vfs>(std::make_unique<Namespace>(ctx->store, nopts, ctx->clock),
+                                   ctx->readers, ctx->store->Id(), vopts);
+  spdlog::info("store {} ready (prefix '{}')", ctx->store->Id(), source.key_prefix);
+  return ctx;
+}
+
+}  // namespace strata::cli
