@@ -83,7 +83,9 @@ do_start() {
 
   strata_log "cold sequential read of $big_rel through the mount, and with curl from s3rver"
   dd if="$MNT/$big_rel" of=/dev/null bs=1M 2>&1 | tail -n 1 | sed 's/^/strata mount: /'
-  curl --noproxy '*' -sS -o /dev/null --aws-sigv4 "aws:amz:us-east-1:s3" --user S3RVER:S3RVER \
+  # s3rver wants x-amz-content-sha256; curl signs it (the hash of the empty body of a GET).
+  curl --noproxy '*' -sS -f -o /dev/null --aws-sigv4 "aws:amz:us-east-1:s3" --user S3RVER:S3RVER \
+    -H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" \
     -w 'curl (one GET): %{size_download} bytes in %{time_total} s, %{speed_download} bytes/s\n' \
     "$endpoint/$BUCKET/$big_rel"
   strata_log "sha256 of $big_rel: mount vs local copy"

@@ -117,6 +117,25 @@ class LifecycleTest(StrataTestCase):
             self.assertEqual(f.read(), b"hello\n")
         self.assertEqual(len(strata_daemon_pids(mp)), 1)
 
+    def test_daemon_does_not_hold_callers_pipes(self):
+        # out=$(strata mount ...) and subprocess.run(capture_output=True) wait for EOF on the
+        # pipes: the detached daemon must not keep the caller's stdout/stderr open.
+        mp = self.mounter.mountpoint()
+        args = [str(Config.strata), "mount", f"s3://{BUCKET}", str(mp), "--endpoint",
+                self.srv.endpoint, "--log-file", str(self.mounter.log_path(mp))]
+        try:
+            res = subprocess.run(args, env=self.env(), stdin=subprocess.DEVNULL,
+                                 capture_output=True, timeout=30)
+            hung = False
+        except subprocess.TimeoutExpired:
+            hung = True
+        if is_mounted(mp):
+            self.mounter.mounted.append(str(mp))
+            self.addCleanup(self._unmount_checked, mp)
+        self.assertFalse(hung, "strata mount's pipes stayed open after the parent exited")
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertTrue(is_mounted(mp))
+
     def test_sigterm_unmounts(self):
         mp = self.mount(f"s3://{BUCKET}")
         pids = strata_daemon_pids(mp)

@@ -78,9 +78,12 @@ class OddKeysTest(StrataTestCase):
 
     def test_bad_posix_keys_are_skipped(self):
         with FakeS3({"bad": dict(BAD_KEYS)}) as fake:
-            mp = self.mounter.mount("s3://bad", fake.endpoint, env=self.env())
+            # TTL 0: the second walk lists again, and must not warn again.
+            mp = self.mounter.mount("s3://bad", fake.endpoint, env=self.env(),
+                                    extra=["--metadata-ttl", "0"])
             try:
                 seen = check_posix_names(self, mp)
+                self.assertEqual(sorted(check_posix_names(self, mp)), sorted(seen))
                 self.assertIn("good.txt", seen)
                 self.assertIn(os.path.join("ok", "fine.txt"), seen)
                 self.assertIn(os.path.join("ok", "m" * 255), seen)
@@ -97,6 +100,12 @@ class OddKeysTest(StrataTestCase):
             finally:
                 problems = self.mounter.unmount(mp)
             self.assertEqual(problems, [])
+            # One warning per skipped key, in the daemon's log.
+            log = self.mounter.log_path(mp).read_text(errors="replace").splitlines()
+            warnings = [l[l.index("skipping key"):] for l in log if "skipping key" in l]
+            print(f"  {len(warnings)} skip warnings: " + "; ".join(w[:60] for w in warnings))
+            self.assertGreaterEqual(len(warnings), 5, "expected a warning per bad key")
+            self.assertEqual(len(warnings), len(set(warnings)), "a key was warned about twice")
 
 
 if __name__ == "__main__":
