@@ -16,6 +16,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -24,9 +25,12 @@
 namespace strata {
 
 struct HttpRequest {
-  std::string method = "GET";  // GET and HEAD (HEAD sends no body back)
-  std::string url;             // absolute, already percent-encoded
+  std::string method = "GET";                                // GET, HEAD, PUT, POST, DELETE
+  std::string url;                                           // absolute, already percent-encoded
   std::vector<std::pair<std::string, std::string>> headers;  // sent as given
+  // The request body (PUT, POST); must outlive Send(). Sent with a
+  // Content-Length and without "Expect: 100-continue".
+  std::string_view body;
   // When non-empty, a 2xx response body is written straight into this buffer
   // (no copy); HttpResponse::sink_bytes says how much arrived. A 2xx body
   // larger than the buffer fails the request. Non-2xx bodies (error XML)

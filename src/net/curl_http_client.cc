@@ -12,6 +12,7 @@
 #include <array>
 #include <cctype>
 #include <charconv>
+#include <chrono>
 #include <cstring>
 #include <mutex>
 #include <string_view>
@@ -56,6 +57,12 @@ struct Transfer {
   size_t max_body = 0;
   bool sink_overflow = false;
   bool body_overflow = false;
+  size_t upload_offset = 0;  // how much of request->body has been sent
+  // No-progress watchdog: the last time a byte moved either way.
+  std::chrono::steady_clock::duration stall_limit{};
+  std::chrono::steady_clock::time_point last_progress;
+  curl_off_t last_moved = -1;
+  bool stalled = false;
 
   bool UseSink() const {
     return !request->body_sink.empty() && response->status >= 200 && response->status < 300;
@@ -106,6 +113,45 @@ size_t OnBody(char* data, size_t size, size_t count, void* user) {
   }
   t->response->body.append(data, n);
   return n;
+}
+
+size_t OnUpload(char* buffer, size_t size, size_t count, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  const std::string_view body = t->request->body;
+  const size_t n = std::min(size * count, body.size() - t->upload_offset);
+  std::memcpy(buffer, body.data() + t->upload_offset, n);
+  t->upload_offset += n;
+  return n;
+}
+
+// libcurl rewinds an upload when it must resend it (a redirect, an auth
+// retry on a reused connection that died).
+int OnSeek(void* user, curl_off_t offset, int origin) {
+  auto* t = static_cast<Transfer*>(user);
+  if (origin != SEEK_SET || offset < 0 || static_cast<size_t>(offset) > t->request->body.size()) {
+    return CURL_SEEKFUNC_FAIL;
+  }
+  t->upload_offset = static_cast<size_t>(offset);
+  return CURL_SEEKFUNC_OK;
+}
+
+// libcurl's LOW_SPEED options average over a window, so a transfer that got
+// a few bytes and then froze survives for a long while; this watchdog fails
+// the transfer when no byte has moved for stall_limit.
+int OnProgress(void* user, curl_off_t, curl_off_t downloaded, curl_off_t, curl_off_t uploaded) {
+  auto* t = static_cast<Transfer*>(user);
+  const auto now = std::chrono::steady_clock::now();
+  const curl_off_t moved = downloaded + uploaded;
+  if (moved != t->last_moved) {
+    t->last_moved = moved;
+    t->last_progress = now;
+    return 0;
+  }
+  if (now - t->last_progress >= t->stall_limit) {
+    t->stalled = true;
+    return 1;  // aborts with CURLE_ABORTED_BY_CALLBACK
+  }
+  return 0;
 }
 
 Status TransportStatus(CURLcode rc, const HttpRequest& request, const char* detail) {
@@ -198,7 +244,10 @@ class CurlHttpClient : public HttpClient {
     // Reset drops the previous request's options but keeps the live
     // connection, which is the point of pooling handles.
     curl_easy_reset(h);
-    Transfer transfer{&request, &response, options_.max_body_bytes};
+    Transfer transfer;
+    transfer.request = &request;
+    transfer.response = &response;
+    transfer.max_body = options_.max_body_bytes;
     std::array<char, CURL_ERROR_SIZE> errbuf{};
 
     curl_easy_setopt(h, CURLOPT_SHARE, share_);
@@ -212,9 +261,11 @@ class CurlHttpClient : public HttpClient {
     curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
     curl_easy_setopt(h, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout_ms));
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
-                     std::max(1L, static_cast<long>((options_.low_speed_timeout_ms + 999) / 1000)));
+    transfer.stall_limit = std::chrono::milliseconds(std::max(1, options_.low_speed_timeout_ms));
+    transfer.last_progress = std::chrono::steady_clock::now();
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, &OnProgress);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &transfer);
     curl_easy_setopt(h, CURLOPT_BUFFERSIZE, options_.receive_buffer_bytes);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
@@ -227,6 +278,16 @@ class CurlHttpClient : public HttpClient {
     }
     if (request.method == "HEAD") {
       curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    } else if (request.method == "PUT" || request.method == "POST") {
+      // UPLOAD makes a PUT; CUSTOMREQUEST renames it for POST while keeping
+      // the streamed, length-delimited body.
+      curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+      curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+      curl_easy_setopt(h, CURLOPT_READFUNCTION, &OnUpload);
+      curl_easy_setopt(h, CURLOPT_READDATA, &transfer);
+      curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, &OnSeek);
+      curl_easy_setopt(h, CURLOPT_SEEKDATA, &transfer);
+      if (request.method == "POST") curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "POST");
     } else if (request.method != "GET") {
       curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, request.method.c_str());
     }
@@ -236,6 +297,10 @@ class CurlHttpClient : public HttpClient {
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &transfer);
 
     curl_slist* headers = nullptr;
+    // An empty "Expect:" stops libcurl from waiting for 100-continue before
+    // an upload: one round trip saved, and servers that never answer it
+    // cannot stall us.
+    if (!request.body.empty()) headers = curl_slist_append(headers, "Expect:");
     for (const auto& [name, value] : request.headers) {
       // "Name;" is libcurl's spelling of a header with an empty value.
       std::string line = value.empty() ? name + ";" : name + ": " + value;
@@ -259,6 +324,10 @@ class CurlHttpClient : public HttpClient {
       return Status::InvalidArgument(request.method + " " + request.url + ": HTTP " +
                                      std::to_string(response.status) + " body is larger than the " +
                                      std::to_string(request.body_sink.size()) + "-byte buffer");
+    }
+    if (transfer.stalled) {
+      return Status::Timeout(request.method + " " + request.url + ": no data moved for " +
+                             std::to_string(options_.low_speed_timeout_ms) + " ms");
     }
     if (transfer.body_overflow) {
       return Status::IoError(request.method + " " + request.url + ": response body exceeds " +
