@@ -32,8 +32,11 @@ Result<std::unique_ptr<BlockCacheImpl>> BlockCacheImpl::Create(const BlockCacheO
     return Status::InvalidArgument("cache block size must be a non-zero multiple of the page size");
   }
   // The page mask is part of each disk file's name, which must stay short.
-  if (options.block_size / options.page_size > 512 || options.page_size > (1u << 30)) {
-    return Status::InvalidArgument("cache block size must be at most 512 pages of at most 1 GiB");
+  if (options.block_size / options.page_size > PageMask::kMaxPages ||
+      options.page_size > (1u << 30)) {
+    return Status::InvalidArgument("cache block size must be at most " +
+                                   std::to_string(PageMask::kMaxPages) +
+                                   " pages of at most 1 GiB");
   }
   if (!fetcher) return Status::InvalidArgument("block cache needs a range fetcher");
   std::unique_ptr<BlockCacheImpl> cache(

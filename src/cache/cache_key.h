@@ -9,6 +9,7 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -103,18 +104,22 @@ struct Geometry {
 
 namespace strata::cache {
 
-// Which pages of a block are present; block sizes allow any page count.
+// Which pages of a block are present, for up to kMaxPages pages per block.
+// Inline storage: the disk index holds one per cached block, and start-up
+// builds 100,000s of them.
 class PageMask {
  public:
+  static constexpr uint32_t kMaxPages = 512;
+
   PageMask() = default;
-  explicit PageMask(uint32_t pages) : pages_(pages), words_((pages + 63) / 64, 0) {}
+  explicit PageMask(uint32_t pages) : pages_(pages), nwords_((pages + 63) / 64) {}
 
   uint32_t size() const { return pages_; }
   bool Test(uint32_t i) const { return (words_[i / 64] >> (i % 64)) & 1; }
   void Set(uint32_t i) { words_[i / 64] |= uint64_t{1} << (i % 64); }
   uint32_t Count() const {
     uint32_t n = 0;
-    for (uint64_t w : words_) n += static_cast<uint32_t>(__builtin_popcountll(w));
+    for (uint32_t w = 0; w < nwords_; ++w) n += __builtin_popcountll(words_[w]);
     return n;
   }
   bool Empty() const { return Count() == 0; }
@@ -126,10 +131,10 @@ class PageMask {
     return n;
   }
   void Or(const PageMask& o) {
-    for (size_t w = 0; w < words_.size() && w < o.words_.size(); ++w) words_[w] |= o.words_[w];
+    for (uint32_t w = 0; w < nwords_; ++w) words_[w] |= o.words_[w];
   }
   bool Contains(const PageMask& o) const {
-    for (size_t w = 0; w < words_.size() && w < o.words_.size(); ++w) {
+    for (uint32_t w = 0; w < nwords_; ++w) {
       if ((o.words_[w] & ~words_[w]) != 0) return false;
     }
     return true;
@@ -141,16 +146,18 @@ class PageMask {
   std::string ToHex() const {
     static const char kDigits[] = "0123456789abcdef";
     std::string s;
-    for (size_t w = words_.size(); w-- > 0;) {
-      uint32_t nibbles = (w + 1 == words_.size() && pages_ % 64) ? (pages_ % 64 + 3) / 4 : 16;
+    for (uint32_t w = nwords_; w-- > 0;) {
+      uint32_t nibbles = (w + 1 == nwords_ && pages_ % 64) ? (pages_ % 64 + 3) / 4 : 16;
       for (uint32_t k = nibbles; k-- > 0;) s.push_back(kDigits[(words_[w] >> (4 * k)) & 15]);
     }
     return s;
   }
   // Parses ToHex() output for a block of `pages` pages; false if malformed.
   static bool FromHex(std::string_view hex, uint32_t pages, PageMask* out) {
+    if (pages == 0 || pages > kMaxPages) return false;
     PageMask m(pages);
-    if (hex.size() != m.ToHex().size()) return false;
+    size_t width = (pages / 64) * 16 + (pages % 64 + 3) / 4;
+    if (hex.size() != width) return false;
     uint32_t bit = 0;
     for (size_t k = hex.size(); k-- > 0; bit += 4) {
       char c = hex[k];
@@ -167,13 +174,14 @@ class PageMask {
         m.Set(bit + b);
       }
     }
-    *out = std::move(m);
+    *out = m;
     return true;
   }
 
  private:
   uint32_t pages_ = 0;
-  std::vector<uint64_t> words_;
+  uint32_t nwords_ = 0;
+  std::array<uint64_t, kMaxPages / 64> words_{};
 };
 
 }  // namespace strata::cache

@@ -126,6 +126,8 @@ Status DiskTier::LoadIndex() {
     std::string sub = options_.dir + "/blocks/" + Hex(i, 2);
     auto names = io_->ListDir(sub);
     if (!names.ok()) return names.status();
+    // Files spread evenly over the directories: size the index once.
+    if (i == 0) index_.reserve(names->size() * 256 + names->size() * 32);
     for (const auto& name : *names) {
       auto f = BlockFileName::Parse(name, g.pages_per_block);
       uint64_t id = f ? BlockId(f->version, f->block) : 0;
