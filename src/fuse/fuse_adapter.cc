@@ -369,6 +369,10 @@ Result<std::unique_ptr<FuseSession>> FuseSession::Mount(Vfs* vfs, const FuseMoun
 
 Status FuseSession::Run() {
   Context& ctx = *context_;
+  // libfuse installs its handlers only over the default disposition; a shell
+  // starts background jobs with SIGINT ignored, and SIGINT must still unmount.
+  ::signal(SIGINT, SIG_DFL);
+  ::signal(SIGTERM, SIG_DFL);
   if (fuse_set_signal_handlers(ctx.se) != 0) {
     return Status::Internal("cannot install signal handlers");
   }

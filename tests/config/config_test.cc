@@ -163,3 +163,19 @@ TEST_CASE("every key has a flag spelling and help") {
 
 }  // namespace
 }  // namespace strata
+
+namespace strata {
+namespace {
+
+TEST_CASE("the example config/strata.yaml is valid") {
+  Config c;
+  Status st = LoadConfigFile(&c, std::string(STRATA_SOURCE_DIR) + "/config/strata.yaml");
+  INFO(st.ToString());
+  REQUIRE(st.ok());
+  REQUIRE(FinalizeConfig(&c, 8ull << 30).ok());
+  CHECK(c.metadata_ttl == 60);
+  CHECK(c.cache_size == 10ull << 30);
+}
+
+}  // namespace
+}  // namespace strata
