@@ -15,6 +15,9 @@ namespace {
 
 using PartPtr = std::shared_ptr<ReadaheadPart>;
 
+// A window is cut into at least this many parts while it is small.
+constexpr uint64_t kPartsPerWindow = 8;
+
 // What the factory shares with its readers. Readers hold it, so they may
 // outlive the factory; the pool is here and not in PrefetchEnv so that only
 // readers and the factory (never a pool worker) can drop the last reference.
@@ -67,7 +70,7 @@ class CachedFileReader : public FileReader {
 
  private:
   void PlanRead(uint64_t offset, uint64_t n, Plan& plan);
-  void IssueSequential(StreamWindow& w, const AccessDecision& d, Plan& plan);
+  void IssueSequential(StreamWindow& w, uint64_t offset, const AccessDecision& d, Plan& plan);
   void IssueStrided(const AccessDecision& d, uint64_t offset, uint64_t n, Plan& plan);
   PartPtr NewPart(uint64_t start, uint64_t end);
   void Drop(const PartPtr& part, uint64_t read_up_to);
@@ -121,14 +124,19 @@ void CachedFileReader::DropStrided() {
   strided_parts_.clear();
 }
 
-void CachedFileReader::IssueSequential(StreamWindow& w, const AccessDecision& d, Plan& plan) {
+void CachedFileReader::IssueSequential(StreamWindow& w, uint64_t offset, const AccessDecision& d,
+                                       Plan& plan) {
   const uint64_t size = version_.size;
   const uint64_t block = std::max<uint64_t>(1, env_.cache->options().block_size);
-  w.issued_end = std::max(w.issued_end, d.stream_high_water);
+  // A read that jumped past what was issued (within the tolerance) is served
+  // on demand; readahead continues from it.
+  w.issued_end = std::max(w.issued_end, offset);
   const uint64_t target = std::min(size, d.stream_high_water + w.window);
+  // Parallelism matters more than part size: a young window is cut into
+  // kPartsPerWindow smaller parts so that several fetches run from the start.
+  const uint64_t len = std::min(opts_.part_size, std::max(block, w.window / kPartsPerWindow));
   while (w.issued_end < target) {
     const uint64_t start = w.issued_end;
-    const uint64_t len = std::min(opts_.part_size, w.window);
     uint64_t end = std::min(size, start + len);
     // Whole cache blocks per part, and no sliver left as a request of its own at EOF.
     if (end < size && end / block * block > start) end = end / block * block;
@@ -200,11 +208,12 @@ void CachedFileReader::PlanRead(uint64_t offset, uint64_t n, Plan& plan) {
     ResetWindow(w, offset);
     w.window = opts_.initial_request;
     w.issued_end = offset + n;
-    if (d.first_read && offset == 0 && d.pattern == AccessPattern::kSequential &&
+    if (d.first_read && offset < opts_.initial_request && d.pattern == AccessPattern::kSequential &&
         plan.fill_length == 0) {
       // A short read costs one small request; a whole-file read (cat, dd, a
-      // model load: the common case from offset 0) starts with two parts.
-      plan.fill_length = std::min(size, std::max(n, opts_.initial_request));
+      // model load: the common case from the start, whose first requests the
+      // kernel may have reordered) starts with a full window.
+      plan.fill_length = std::min(size, std::max(offset + n, opts_.initial_request));
       w.issued_end = plan.fill_length;
       w.window = 2 * opts_.part_size;
       env_.stats.initial_fills.fetch_add(1, std::memory_order_relaxed);
@@ -213,8 +222,7 @@ void CachedFileReader::PlanRead(uint64_t offset, uint64_t n, Plan& plan) {
   } else {
     // Parts the reader has passed return their memory; a part not yet ended
     // stays so that a late, reordered read waits for it instead of refetching.
-    while (!w.parts.empty() && w.parts.front()->end <= d.stream_high_water &&
-           w.parts.front()->ended()) {
+    while (!w.parts.empty() && w.parts.front()->end <= offset && w.parts.front()->ended()) {
       w.parts.pop_front();
     }
   }
@@ -224,6 +232,9 @@ void CachedFileReader::PlanRead(uint64_t offset, uint64_t n, Plan& plan) {
   }
 
   const uint64_t end = offset + n;
+  const bool readahead = d.pattern == AccessPattern::kSequential && d.continues_stream;
+  if (readahead) IssueSequential(w, offset, d, plan);
+  bool grew = false;
   for (const auto& p : w.parts) {
     if (p->start >= end) break;
     if (p->end <= offset) continue;
@@ -233,13 +244,13 @@ void CachedFileReader::PlanRead(uint64_t offset, uint64_t n, Plan& plan) {
       if (w.window < opts_.max_window) {
         w.window = std::min(opts_.max_window, w.window * 2);
         env_.stats.window_grows.fetch_add(1, std::memory_order_relaxed);
+        grew = true;
       }
     }
     plan.wait.push_back(p);
   }
-
-  if (d.pattern == AccessPattern::kSequential && d.continues_stream) {
-    IssueSequential(w, d, plan);
+  if (readahead) {
+    if (grew) IssueSequential(w, offset, d, plan);
     env_.stats.NoteWindow(w.window);
   }
 

@@ -64,7 +64,9 @@ struct Rig {
 };
 
 TEST_CASE("a sequential read issues few, large fetches and returns the right bytes", "[prefetch]") {
-  Rig rig({}, std::chrono::microseconds(1000));
+  // Fetches much slower than the reader, which therefore catches up with them
+  // and makes the window grow.
+  Rig rig({}, std::chrono::microseconds(3000));
   const uint64_t size = 96 * MiB + 12345;  // not a multiple of any block
   auto v = Version("seq", size);
   auto reader = rig.factory->Open(1, v);
@@ -72,13 +74,17 @@ TEST_CASE("a sequential read issues few, large fetches and returns the right byt
     REQUIRE(rig.ReadAndCheck(*reader, off, 128 * KiB, size));
   }
   auto calls = rig.fetcher.calls();
-  // Every byte once; ~size / part_size fetches, the first one the small initial request.
+  // Every byte once: the small initial request, a ramp of smaller parts (8 in
+  // flight from the start), then parts of 4 to 8 MiB (part_size).
   CHECK(rig.fetcher.fetched_bytes() == size);
-  CHECK(calls.size() <= size / (8 * MiB) + 4);
+  CHECK(calls.size() <= size / (8 * MiB) + 16);
   std::sort(calls.begin(), calls.end(), [](auto& a, auto& b) { return a.offset < b.offset; });
   CHECK(calls.front().offset == 0);
   CHECK(calls.front().length == 1 * MiB);
-  for (const auto& c : calls) CHECK(c.offset + c.length <= size);
+  for (const auto& c : calls) {
+    CHECK(c.offset + c.length <= size);
+    if (c.offset >= 48 * MiB && c.offset + c.length < size) CHECK(c.length >= 4 * MiB);
+  }
   PrefetchStats s = rig.factory->Stats();
   CHECK(s.reads[static_cast<size_t>(AccessPattern::kSequential)] ==
         (size + 128 * KiB - 1) / (128 * KiB));
@@ -106,7 +112,9 @@ TEST_CASE("kernel-reordered sequential reads stay one stream", "[prefetch]") {
     REQUIRE(rig.ReadAndCheck(*reader, r.offset, r.size, trace.object_size));
   }
   CHECK(rig.fetcher.fetched_bytes() <= trace.object_size + 1 * MiB);
-  CHECK(rig.fetcher.calls().size() <= trace.object_size / (8 * MiB) + 16);
+  // Parts are 2 MiB or more (how much more depends on how often the reader
+  // catches up with the fetches, i.e. on timing).
+  CHECK(rig.fetcher.calls().size() <= trace.object_size / (2 * MiB) + 4);
   CHECK(rig.factory->Stats().reads[static_cast<size_t>(AccessPattern::kRandom)] == 0);
 }
 
