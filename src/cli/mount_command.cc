@@ -161,6 +161,15 @@ int RunMount(Config config) {
   config.log_file = Absolute(config.log_file);
   config.cache_dir = Absolute(config.cache_dir);
   config.metrics_file = Absolute(config.metrics_file);
+  if (!config.log_file.empty()) {
+    // A daemon has no stderr: a log file it cannot write must fail now.
+    int fd = ::open(config.log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      PrintError("cannot open log file '" + config.log_file + "': " + std::strerror(errno));
+      return kExitFailure;
+    }
+    ::close(fd);
+  }
 
   if (config.foreground) {
     SetupLogging(config.log_level, config.log_file, true);
