@@ -78,8 +78,10 @@ class S3Store : public ObjectStore {
     if (!IsSuccess(r->status)) return ObjectError(*r, key);
     // Servers that ignore If-Match (s3rver does) would hand back bytes of
     // another version; the response's own ETag is the last word.
+    // A response without an ETag cannot be checked here; the If-Match sent
+    // with it is then the only guard.
     const std::string got = StripEtag(r->Header("etag"));
-    if (!expected.empty() && got != expected) {
+    if (!expected.empty() && !got.empty() && got != expected) {
       return Status::Stale("object '" + key + "' changed: ETag is now '" + got + "', expected '" +
                            expected + "'");
     }
@@ -303,6 +305,7 @@ Result<std::shared_ptr<ObjectStore>> MakeS3StoreWithDeps(
   if (clock == nullptr) return Status::InvalidArgument("S3 store without a clock");
   S3StoreOptions normalized = options;
   if (normalized.region.empty()) normalized.region = "us-east-1";
+  while (normalized.endpoint.ends_with('/')) normalized.endpoint.pop_back();
   Result<Target> target = MakeTarget(normalized);
   if (!target.ok()) return target.status();
   return std::shared_ptr<ObjectStore>(
