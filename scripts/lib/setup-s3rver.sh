@@ -13,7 +13,7 @@ if [[ -f $pkg/package.json ]]; then
 fi
 if [[ $have != "$want" ]]; then
   echo "s3rver: npm ci (s3rver $want) in $dir" >&2
-  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) >&2
 else
   echo "s3rver: $want already installed in $dir/node_modules" >&2
 fi
@@ -21,6 +21,7 @@ fi
 # Each patch fixes one s3rver bug that would otherwise make the tests test the server:
 #   filesystem-delimiter.patch  delimiter listings drop prefixes that hold only deeper prefixes
 #   continuation-token.patch    truncated listings fail on Node >= 17 (DES needs OpenSSL's legacy provider)
+#   sigv4-verify.patch          V4 header signatures were not checked at all (any secret was accepted)
 for patch_file in "$dir"/*.patch; do
   name="$(basename "$patch_file")"
   if patch -d "$pkg" -p1 -R --dry-run -s -f <"$patch_file" >/dev/null 2>&1; then

@@ -11,6 +11,7 @@ from harness import (Config, StrataTestCase, free_port, is_mounted, run_strata,
                      strata_daemon_pids)
 
 BUCKET = "errors"
+LIFECYCLE_BUCKET = "lifecycle"
 
 
 class MountErrorsTest(StrataTestCase):
@@ -28,6 +29,9 @@ class MountErrorsTest(StrataTestCase):
         elapsed = time.monotonic() - t0
         lines = [l for l in res.stderr.splitlines() if l.strip()]
         print(f"  exit {res.returncode} in {elapsed:.1f}s: {res.stderr.strip()!r}")
+        if mp is not None and is_mounted(mp) and str(mp) not in self.mounter.mounted:
+            self.mounter.mounted.append(str(mp))  # a wrongly successful mount: undo it
+            self.addCleanup(self._unmount_checked, mp)
         self.assertEqual(res.returncode, code, res.stderr)
         self.assertEqual(len(lines), 1, f"want exactly one stderr line, got {lines!r}")
         self.assertTrue(lines[0].startswith("strata: error: "), lines[0])
@@ -60,8 +64,9 @@ class MountErrorsTest(StrataTestCase):
     def test_endpoint_unreachable(self):
         mp = self.mounter.mountpoint()
         url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-        self.expect_failure(self.mount_args(f"s3://{BUCKET}", mp, endpoint=url),
-                            f"cannot reach endpoint {url}", mp=mp)
+        line = self.expect_failure(self.mount_args(f"s3://{BUCKET}", mp, endpoint=url),
+                                   "cannot reach endpoint", mp=mp)
+        self.assertIn(url, line)
 
     def test_mountpoint_missing(self):
         mp = Config.state / "mnt" / "does-not-exist"
@@ -107,11 +112,11 @@ class LifecycleTest(StrataTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.srv.create_bucket(BUCKET)
-        cls.srv.put_objects(BUCKET, {"hello.txt": b"hello\n"})
+        cls.srv.create_bucket(LIFECYCLE_BUCKET)
+        cls.srv.put_objects(LIFECYCLE_BUCKET, {"hello.txt": b"hello\n"})
 
     def test_daemon_mount_is_live_when_parent_exits(self):
-        mp = self.mount(f"s3://{BUCKET}")
+        mp = self.mount(f"s3://{LIFECYCLE_BUCKET}")
         # No sleep: CLI.md promises the mount is usable on the next line of a script.
         with open(mp / "hello.txt", "rb") as f:
             self.assertEqual(f.read(), b"hello\n")
@@ -121,7 +126,7 @@ class LifecycleTest(StrataTestCase):
         # out=$(strata mount ...) and subprocess.run(capture_output=True) wait for EOF on the
         # pipes: the detached daemon must not keep the caller's stdout/stderr open.
         mp = self.mounter.mountpoint()
-        args = [str(Config.strata), "mount", f"s3://{BUCKET}", str(mp), "--endpoint",
+        args = [str(Config.strata), "mount", f"s3://{LIFECYCLE_BUCKET}", str(mp), "--endpoint",
                 self.srv.endpoint, "--log-file", str(self.mounter.log_path(mp))]
         try:
             res = subprocess.run(args, env=self.env(), stdin=subprocess.DEVNULL,
@@ -137,7 +142,7 @@ class LifecycleTest(StrataTestCase):
         self.assertTrue(is_mounted(mp))
 
     def test_sigterm_unmounts(self):
-        mp = self.mount(f"s3://{BUCKET}")
+        mp = self.mount(f"s3://{LIFECYCLE_BUCKET}")
         pids = strata_daemon_pids(mp)
         self.assertEqual(len(pids), 1, pids)
         os.kill(pids[0], signal.SIGTERM)
@@ -152,7 +157,7 @@ class LifecycleTest(StrataTestCase):
         mp = self.mounter.mountpoint()
         log = self.mounter.log_path(mp)
         proc = subprocess.Popen(
-            [str(Config.strata), "mount", f"s3://{BUCKET}", str(mp), "--endpoint",
+            [str(Config.strata), "mount", f"s3://{LIFECYCLE_BUCKET}", str(mp), "--endpoint",
              self.srv.endpoint, "--foreground", "--log-file", str(log)],
             env=self.env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True)
