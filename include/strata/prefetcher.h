@@ -3,14 +3,17 @@
 // whose windows share one global memory budget.
 //
 // Per read, by detected pattern:
-// - sequential: the first read at offset 0 fills a small initial request
+// - sequential: the first read near offset 0 fills a small initial request
 //   (about 1 MiB) so a short read costs little; from the next read on, a
-//   window of parallel part fills (part_size each) runs ahead of the reader on
-//   the thread pool. The window doubles each time the reader has to wait for a
-//   part (the reader keeps up with the network: more parallelism helps) up to
-//   max_window, and halves when the memory budget refuses a part. A seek
-//   inside the window keeps the stream; a seek outside cancels the parts not
-//   yet started. Parts are never issued past the end of the object.
+//   window (2 x part_size to start) of parallel part fills runs ahead of the
+//   reader on the thread pool, cut into at least 8 parts while it is small so
+//   that 8 fetches run from the start, and into part_size parts once it is
+//   large. The window doubles each time the reader has to wait for a part
+//   (the reader keeps up with the network: more parallelism helps) up to
+//   max_window, and halves when the memory budget refuses a part. A stream
+//   that starts after a seek starts with a window of initial_request. A seek
+//   inside the window keeps the stream; a stream replaced by another cancels
+//   its parts not yet started. Parts never reach past the end of the object.
 // - random: only the pages the read touches (BlockCache::Read coalesces
 //   adjacent missing pages into one fetch); no readahead.
 // - strided: the touched pages, plus the next few strides fetched ahead.

@@ -35,6 +35,7 @@ struct FactoryState {
 // The readahead of one detector stream.
 struct StreamWindow {
   uint64_t window = 0;        // bytes to keep requested ahead of the stream's high-water mark
+  uint64_t high_water = 0;    // end of the stream's furthest read
   uint64_t issued_end = 0;    // end of the furthest byte requested (parts or initial fill)
   std::deque<PartPtr> parts;  // ascending; dropped once the reader is past them
 };
@@ -61,7 +62,7 @@ class CachedFileReader : public FileReader {
 
   ~CachedFileReader() override {
     std::lock_guard<std::mutex> lock(mu_);
-    for (auto& w : windows_) ResetWindow(w, 0);
+    for (auto& w : windows_) ResetWindow(w);
     DropStrided();
     state_->history.Put(inode_, detector_.mode());
   }
@@ -74,7 +75,7 @@ class CachedFileReader : public FileReader {
   void IssueStrided(const AccessDecision& d, uint64_t offset, uint64_t n, Plan& plan);
   PartPtr NewPart(uint64_t start, uint64_t end);
   void Drop(const PartPtr& part, uint64_t read_up_to);
-  void ResetWindow(StreamWindow& w, uint64_t read_up_to);
+  void ResetWindow(StreamWindow& w);
   void DropStrided();
 
   const std::shared_ptr<FactoryState> state_;
@@ -83,7 +84,9 @@ class CachedFileReader : public FileReader {
   const uint64_t inode_;
   const ObjectVersion version_;
 
-  std::mutex mu_;  // guards everything below; never held while fetching or waiting
+  // Guards everything below; never held while fetching or waiting. Lock order:
+  // mu_, then a part's or the inode history's own mutex.
+  std::mutex mu_;
   AccessPatternDetector detector_;
   std::array<StreamWindow, AccessPatternDetector::kMaxStreams> windows_;
   std::deque<PartPtr> strided_parts_;
@@ -112,11 +115,12 @@ void CachedFileReader::Drop(const PartPtr& part, uint64_t read_up_to) {
   }
 }
 
-void CachedFileReader::ResetWindow(StreamWindow& w, uint64_t read_up_to) {
-  for (const auto& p : w.parts) Drop(p, read_up_to);
+void CachedFileReader::ResetWindow(StreamWindow& w) {
+  for (const auto& p : w.parts) Drop(p, w.high_water);
   w.parts.clear();
   w.window = 0;
   w.issued_end = 0;
+  w.high_water = 0;
 }
 
 void CachedFileReader::DropStrided() {
@@ -205,7 +209,7 @@ void CachedFileReader::PlanRead(uint64_t offset, uint64_t n, Plan& plan) {
 
   StreamWindow& w = windows_[d.stream];
   if (d.new_stream) {
-    ResetWindow(w, offset);
+    ResetWindow(w);
     w.window = opts_.initial_request;
     w.issued_end = offset + n;
     if (d.first_read && offset < opts_.initial_request && d.pattern == AccessPattern::kSequential &&
@@ -231,6 +235,7 @@ void CachedFileReader::PlanRead(uint64_t offset, uint64_t n, Plan& plan) {
     w.issued_end = std::max(w.issued_end, plan.fill_start + plan.fill_length);
   }
 
+  w.high_water = d.stream_high_water;
   const uint64_t end = offset + n;
   const bool readahead = d.pattern == AccessPattern::kSequential && d.continues_stream;
   if (readahead) IssueSequential(w, offset, d, plan);

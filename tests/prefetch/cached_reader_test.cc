@@ -230,6 +230,23 @@ TEST_CASE("a seek inside the window keeps the stream, a far seek drops it", "[pr
   CHECK(BudgetInUseAfterDrain(*rig.factory) == 0);
 }
 
+TEST_CASE("readahead left unread at close is counted as wasted or cancelled", "[prefetch]") {
+  Rig rig({}, std::chrono::microseconds(2000));
+  const uint64_t size = 512 * MiB;
+  auto reader = rig.factory->Open(45, Version("short-read", size));
+  for (uint64_t off = 0; off < 3 * MiB; off += 512 * KiB) {
+    REQUIRE(rig.ReadAndCheck(*reader, off, 512 * KiB, size));
+  }
+  reader.reset();
+  PrefetchStats s = rig.factory->Stats();
+  // The initial request covered 1 MiB; the reader consumed 2 MiB of readahead.
+  CHECK(s.readahead_bytes > 2 * MiB);
+  CHECK(s.wasted_bytes + s.cancelled_bytes == s.readahead_bytes - 2 * MiB);
+  CHECK(BudgetInUseAfterDrain(*rig.factory) == 0);
+  // Cancelled parts were never fetched.
+  CHECK(rig.fetcher.fetched_bytes() <= 3 * MiB + s.wasted_bytes);
+}
+
 TEST_CASE("64 concurrent sequential readers stay inside the memory budget", "[prefetch]") {
   PrefetchOptions options;
   options.part_size = 1 * MiB;
