@@ -15,6 +15,7 @@
 #include <string>
 
 #include "commands.h"
+#include "metrics_writer.h"
 #include "mount_context.h"
 #include "mountpoint.h"
 #include "source.h"
@@ -87,7 +88,12 @@ int ServeMount(const Config& config, const Source& source, const std::string& mo
   if (!ra.ok()) spdlog::debug("kernel readahead left at its default: {}", ra.message());
   spdlog::info("mounted {} on {}", source.url, mountpoint);
   reporter->Ok();
+  std::unique_ptr<MetricsWriter> metrics;
+  if (!config.metrics_file.empty()) {
+    metrics = std::make_unique<MetricsWriter>(config.metrics_file, &(*ctx)->read_path);
+  }
   Status served = (*session)->Run();
+  metrics.reset();
   session->reset();
   spdlog::info("unmounted {}", mountpoint);
   if (!served.ok()) {

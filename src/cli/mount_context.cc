@@ -51,12 +51,34 @@ Result<std::shared_ptr<ObjectStore>> MakeStore(const Config& config, const Sourc
   return store;
 }
 
-Result<std::shared_ptr<ReaderFactory>> MakeReaderFactory(const Config& config,
-                                                         std::shared_ptr<ObjectStore> store,
-                                                         std::shared_ptr<Clock> clock) {
-  // The block cache (issue 3) and prefetcher (issue 4) are built here when
-  // !config.no_cache; until then every mount reads straight from the store.
-  return std::shared_ptr<ReaderFactory>(MakeDirectReaderFactory(std::move(store)));
+Result<ReadPath> MakeReadPath(const Config& config, std::shared_ptr<ObjectStore> store,
+                              std::shared_ptr<Clock> clock) {
+  ReadPath path;
+  if (config.no_cache) {
+    path.readers = MakeDirectReaderFactory(std::move(store));
+    return path;
+  }
+  BlockCacheOptions copts;
+  copts.block_size = config.block_size;
+  copts.page_size = config.page_size;
+  copts.memory_bytes = config.memory_size;
+  copts.disk_dir = config.cache_dir;
+  copts.disk_bytes = config.cache_size;
+  copts.disk_free_floor_bytes = config.cache_free_floor;
+  RangeFetcher fetcher = [store](const ObjectVersion& v, uint64_t offset, std::span<char> dst) {
+    return store->GetRange(v.key, v.etag, offset, dst);
+  };
+  Result<std::unique_ptr<BlockCache>> cache = BlockCache::Open(copts, clock, std::move(fetcher));
+  if (!cache.ok()) return cache.status();
+  path.cache = std::move(*cache);
+
+  PrefetchOptions popts;
+  popts.part_size = config.part_size;
+  popts.prefetch_memory = config.prefetch_memory;
+  popts.small_file_threshold = config.small_file_threshold;
+  path.prefetch = MakeCachedReaderFactory(path.cache, nullptr, popts, clock);
+  path.readers = path.prefetch;
+  return path;
 }
 
 Result<std::unique_ptr<MountContext>> BuildMountContext(const Config& config,
@@ -66,10 +88,9 @@ Result<std::unique_ptr<MountContext>> BuildMountContext(const Config& config,
   Result<std::shared_ptr<ObjectStore>> store = MakeStore(config, source, ctx->clock);
   if (!store.ok()) return store.status();
   ctx->store = *store;
-  Result<std::shared_ptr<ReaderFactory>> readers =
-      MakeReaderFactory(config, ctx->store, ctx->clock);
-  if (!readers.ok()) return readers.status();
-  ctx->readers = *readers;
+  Result<ReadPath> read_path = MakeReadPath(config, ctx->store, ctx->clock);
+  if (!read_path.ok()) return read_path.status();
+  ctx->read_path = std::move(*read_path);
 
   NamespaceOptions nopts;
   nopts.key_prefix = source.key_prefix;
@@ -83,7 +104,14 @@ Result<std::unique_ptr<MountContext>> BuildMountContext(const Config& config,
   vopts.entry_timeout_s = config.metadata_ttl;
   vopts.attr_timeout_s = config.metadata_ttl;
   ctx->vfs = std::make_unique<Vfs>(std::make_unique<Namespace>(ctx->store, nopts, ctx->clock),
-                                   ctx->readers, ctx->store->Id(), vopts);
+                                   ctx->read_path.readers, ctx->store->Id(), vopts);
+  if (std::shared_ptr<BlockCache> cache = ctx->read_path.cache) {
+    // A new ETag seen by the namespace drops the old version's blocks at once
+    // instead of leaving them to eviction.
+    ctx->vfs->AddVersionChangeListener([cache](uint64_t, const ObjectVersion& now) {
+      cache->Invalidate(now.store, now.key, now.etag);
+    });
+  }
   spdlog::info("store {} ready (prefix '{}')", ctx->store->Id(), source.key_prefix);
   return ctx;
 }

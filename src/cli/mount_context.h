@@ -10,18 +10,27 @@
 #include <memory>
 
 #include "source.h"
+#include "strata/block_cache.h"
 #include "strata/clock.h"
 #include "strata/config.h"
 #include "strata/object_store.h"
+#include "strata/prefetcher.h"
 #include "strata/reader.h"
 #include "strata/vfs.h"
 
 namespace strata::cli {
 
+// The read path of a mount: what MakeReadPath builds.
+struct ReadPath {
+  std::shared_ptr<ReaderFactory> readers;
+  std::shared_ptr<BlockCache> cache;              // null with --no-cache
+  std::shared_ptr<CachedReaderFactory> prefetch;  // null with --no-cache; same object as readers
+};
+
 struct MountContext {
   std::shared_ptr<Clock> clock;
   std::shared_ptr<ObjectStore> store;
-  std::shared_ptr<ReaderFactory> readers;
+  ReadPath read_path;
   std::unique_ptr<Vfs> vfs;
 };
 
@@ -31,11 +40,12 @@ struct MountContext {
 Result<std::shared_ptr<ObjectStore>> MakeStore(const Config& config, const Source& source,
                                                std::shared_ptr<Clock> clock);
 
-// THE place where the read strategy is chosen: the direct reader now; the
-// block cache and prefetcher plug in here (config.no_cache keeps direct).
-Result<std::shared_ptr<ReaderFactory>> MakeReaderFactory(const Config& config,
-                                                         std::shared_ptr<ObjectStore> store,
-                                                         std::shared_ptr<Clock> clock);
+// THE place where the read strategy is chosen: the block cache (memory tier,
+// and a disk tier with --cache-dir) with the access-pattern prefetcher; or
+// straight from the store with --no-cache. Fails when the cache directory
+// cannot be used (unwritable, locked by another daemon).
+Result<ReadPath> MakeReadPath(const Config& config, std::shared_ptr<ObjectStore> store,
+                              std::shared_ptr<Clock> clock);
 
 // Store (checked), reader factory, namespace and vfs.
 Result<std::unique_ptr<MountContext>> BuildMountContext(const Config& config, const Source& source);
