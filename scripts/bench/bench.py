@@ -227,6 +227,12 @@ def run(args, out_dir: Path, log, results: dict):
             sig = (region, akey, skey)
             log("limit: 8 parallel ranged curl GETs of %s" % D.BIG)
             add(results, W.curl8(ctx, url, variant.big, sig), log, out_dir)
+            if proxy is not None:
+                # The same straight to the server: shows what the proxy itself costs.
+                fake.name = "curl x8 direct"
+                ctx = W.Ctx(fake, variant, None, reaper, limits, log, 0, 0, drop)
+                url = "%s/%s/%s%s" % (endpoint, bucket, prefix, D.BIG)
+                add(results, W.curl8(ctx, url, variant.big, sig), log, out_dir)
 
         for s in systems:
             if not s.available():

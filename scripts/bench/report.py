@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-ORDER = ["local", "curl x8", "strata", "s3fs", "rclone"]
+ORDER = ["local", "curl x8 direct", "curl x8", "strata", "s3fs", "rclone"]
 PEERS = ["s3fs", "rclone"]
 REMOTE = ["strata", "s3fs", "rclone"]
 

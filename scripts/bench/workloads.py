@@ -50,7 +50,7 @@ class ProxyClient:
 class Limits:
     """Time caps (seconds). The defaults bound a full run; --quick shortens them."""
 
-    command: float = 300.0  # any single dd/find/ls
+    command: float = 180.0  # any single dd/find/ls
     fio_seq: int = 60  # fio runtime cap, sequential jobs
     fio_rand: int = 15  # fio time_based runtime, random jobs
     fio_fixed: int = 240  # stall guard for the fixed-work job
