@@ -125,10 +125,10 @@ def tool_versions():
                             "torchvision.__version__)"])}
 
 
-def start_proxy(reaper, work, upstream_hostport, args, log):
+def start_proxy(reaper, work, out_dir, upstream_hostport, args, log):
     port_file = work / "proxy.port"
     port_file.unlink(missing_ok=True)
-    log_path = work / "proxy.log"
+    log_path = out_dir / "proxy.log"
     cmd = [W.PYTHON, str(BENCH_DIR / "proxy.py"), "--upstream", upstream_hostport,
            "--latency-ms", str(args.latency_ms), "--bandwidth-mbps", str(args.bandwidth_mbps),
            "--port-file", str(port_file)]
@@ -199,8 +199,8 @@ def run(args, out_dir: Path, log, results: dict):
 
         proxy_url, proxy = endpoint, None
         if not args.no_proxy and endpoint.startswith("http://"):
-            proxy_url = start_proxy(reaper, work, endpoint[len("http://"):].rstrip("/"), args,
-                                    log)
+            upstream = endpoint[len("http://"):].rstrip("/")
+            proxy_url = start_proxy(reaper, work, out_dir, upstream, args, log)
             proxy = W.ProxyClient(proxy_url)
         remote = M.Remote(proxy_url, bucket, prefix, region, akey, skey)
         limits = W.Limits()
@@ -215,6 +215,8 @@ def run(args, out_dir: Path, log, results: dict):
             dataset={"big": variant.big, "big2": variant.big2, "table": variant.table,
                      "images": variant.images, "tiny": variant.tiny})
         systems = make_systems(args, reaper, work, remote, local_root, log)
+        for s in systems:
+            s.log_dir = out_dir / "logs"
         for s in systems:
             if s.available():
                 results["versions"][s.name] = s.version()

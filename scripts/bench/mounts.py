@@ -127,6 +127,7 @@ class System:
         self.cache = work / "cache" / self.name
         self.proc: subprocess.Popen | None = None
         self.mounts = 0
+        self.log_dir = work  # the daemons' output, one file per mount
 
     @staticmethod
     def available() -> bool:
@@ -148,7 +149,8 @@ class System:
         self.cache.mkdir(parents=True)
         self.mnt.mkdir(parents=True, exist_ok=True)
         args, env = self.command()
-        log_path = self.work / ("%s.%d.log" % (self.name, self.mounts))
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.log_dir / ("%s.%d.log" % (self.name, self.mounts))
         self.mounts += 1
         with log_path.open("wb") as logf:
             self.proc = self.reaper.popen(args, env=env, stdout=logf, stderr=subprocess.STDOUT)
@@ -293,7 +295,8 @@ class Rclone(System):
                    RCLONE_CONFIG_BENCH_REGION=r.region,
                    RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE="true")
         path = r.bucket + ("/" + r.prefix.rstrip("/") if r.prefix else "")
-        args = ["rclone", "mount", "bench:" + path, str(self.mnt), "--read-only", "--vfs-cache-mode", "full",
+        args = ["rclone", "mount", "bench:" + path, str(self.mnt), "--read-only",
+                "--vfs-cache-mode", "full",
                 "--cache-dir", str(self.cache), "--use-server-modtime",
                 "--vfs-fast-fingerprint", "--log-level", "NOTICE"]
         return args, env

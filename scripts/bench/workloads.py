@@ -51,10 +51,10 @@ class Limits:
     """Time caps (seconds). The defaults bound a full run; --quick shortens them."""
 
     command: float = 180.0  # any single dd/find/ls
-    fio_seq: int = 60  # fio runtime cap, sequential jobs
+    fio_seq: int = 45  # fio runtime cap, sequential jobs
     fio_rand: int = 15  # fio time_based runtime, random jobs
     fio_fixed: int = 240  # stall guard for the fixed-work job
-    epoch: float = 150.0  # loader: images/s over at most this long
+    epoch: float = 120.0  # loader: images/s over at most this long
 
 
 class Ctx:
@@ -154,8 +154,8 @@ def _fio(ctx: Ctx, job: str, path: Path, runtime: int, label: str, phase: str, m
     env = dict(os.environ, FILE=str(path), RUNTIME=str(runtime), QUARTER=str(size // 4))
     ctx.drop_caches()
     ctx.reset()
-    rc, out, err, secs, to = ctx.run(["fio", "--readonly", "--output-format=json", str(FIO_DIR / job)],
-                                     runtime + 120, env=env)
+    rc, out, err, secs, to = ctx.run(
+        ["fio", "--readonly", "--output-format=json", str(FIO_DIR / job)], runtime + 120, env=env)
     stats = ctx.fetched()
     st = _status(rc, to)
     try:
