@@ -275,6 +275,23 @@ def setup_fixture() -> int:
     return 0
 
 
+def _stop_proxies(root: Path) -> None:
+    """Stops counting proxies (proxied.py) a crashed test left behind: by the PID each recorded in
+    ROOT/NAME/pid, and only if that PID still runs scripts/bench/proxy.py."""
+    for pid_file in root.glob("*/pid") if root.is_dir() else []:
+        try:
+            pid = int(pid_file.read_text())
+            alive = b"proxy.py" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            alive = False
+        if alive:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        pid_file.unlink(missing_ok=True)
+
+
 def cleanup_fixture(quiet: bool = False) -> int:
     """Unmounts every mount below STATE, stops its strata daemons and the s3rver, by PID."""
     state = str(Config.state.resolve()) if Config.state.exists() else str(Config.state)
@@ -285,6 +302,7 @@ def cleanup_fixture(quiet: bool = False) -> int:
     if mnt_root.is_dir():
         for mp in mnt_root.iterdir():
             stop_daemons(str(mp), timeout=0.5)
+    _stop_proxies(Config.state / "proxy")
     was_running = S3Server.stop_from_state(Config.s3_dir()) if Config.state.exists() else False
     still = [mp for mp in _mountinfo_points() if mp.startswith(state + os.sep)]
     if not quiet:
