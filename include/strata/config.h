@@ -51,7 +51,8 @@ struct Config {
   std::string cache_dir;
   uint64_t cache_size = 0;        // 0 until Finalize(): 10 GiB
   uint64_t memory_size = 0;       // 0 until Finalize(): 10% of RAM, at most 4 GiB
-  uint64_t cache_free_floor = 0;  // 0 until Finalize(): 1 GiB
+  uint64_t cache_free_floor = 1ull << 30;  // 0 is allowed: no floor
+  std::string eviction = "s3fifo";  // s3fifo | lru
   uint64_t block_size = 1 << 20;
   uint64_t page_size = 64 << 10;
 

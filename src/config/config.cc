@@ -136,6 +136,8 @@ const std::vector<KeySpec>& Specs() {
        SizeKey(&Config::memory_size)},
       {{"cache_free_floor", false, "free space kept on the cache disk (default 1G)"},
        SizeKey(&Config::cache_free_floor)},
+      {{"eviction", false, "cache eviction policy: s3fifo|lru (default s3fifo)"},
+       ChoiceKey(&Config::eviction, {"s3fifo", "lru"})},
       {{"block_size", false, "cache block size (default 1M)"}, SizeKey(&Config::block_size)},
       {{"page_size", false, "cache page size (default 64K)"}, SizeKey(&Config::page_size)},
       {{"prefetch_memory", false, "memory budget of all readahead (default 1G)"},
@@ -238,7 +240,6 @@ Status FinalizeConfig(Config* config, uint64_t total_ram_bytes) {
   if (c.negative_ttl < 0) c.negative_ttl = c.metadata_ttl;
   if (c.memory_size == 0) c.memory_size = DefaultMemorySize(total_ram_bytes);
   if (c.cache_size == 0) c.cache_size = 10ull << 30;
-  if (c.cache_free_floor == 0) c.cache_free_floor = 1ull << 30;
   if (c.uid < 0) c.uid = static_cast<int64_t>(getuid());
   if (c.gid < 0) c.gid = static_cast<int64_t>(getgid());
 

@@ -25,8 +25,24 @@ TEST_CASE("defaults match the documented values") {
   CHECK(c.log_level == "info");
   CHECK_FALSE(c.foreground);
   CHECK(c.memory_size == (16ull << 30) / 10);
+  CHECK(c.cache_free_floor == 1ull << 30);
+  CHECK(c.eviction == "s3fifo");
   CHECK(c.uid >= 0);
   CHECK(c.gid >= 0);
+}
+
+TEST_CASE("an explicit zero free-space floor stays zero") {
+  Config c;
+  REQUIRE(SetConfigValue(&c, "cache_free_floor", "0", "--cache-free-floor").ok());
+  REQUIRE(FinalizeConfig(&c, 16ull << 30).ok());
+  CHECK(c.cache_free_floor == 0);
+}
+
+TEST_CASE("eviction takes a known policy name") {
+  Config c;
+  REQUIRE(SetConfigValue(&c, "eviction", "lru", "--eviction").ok());
+  CHECK(c.eviction == "lru");
+  CHECK_FALSE(SetConfigValue(&c, "eviction", "random", "--eviction").ok());
 }
 
 TEST_CASE("memory size default is 10% of RAM capped at 4 GiB") {
