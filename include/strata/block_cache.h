@@ -34,26 +34,29 @@ namespace strata {
 struct BlockCacheOptions {
   uint64_t block_size = 1 << 20;
   uint64_t page_size = 64 << 10;
-  uint64_t memory_bytes = 1ull << 30;   // tier 1 limit
-  std::string disk_dir;                 // tier 2 directory; empty: no disk tier
-  uint64_t disk_bytes = 10ull << 30;    // tier 2 limit
+  uint64_t memory_bytes = 1ull << 30;           // tier 1 limit
+  std::string disk_dir;                         // tier 2 directory; empty: no disk tier
+  uint64_t disk_bytes = 10ull << 30;            // tier 2 limit
   uint64_t disk_free_floor_bytes = 1ull << 30;  // keep this much free on the disk
-  std::string eviction = "s3fifo";      // eviction policy name
+  std::string eviction = "s3fifo";              // eviction policy name
+  // Bytes made resident by Fill() and not read yet that the memory tier keeps
+  // from eviction (at most half of it): set it to the prefetcher's budget.
+  uint64_t predicted_bytes = 1ull << 30;
 };
 
 // Fetches bytes [offset, offset + dst.size()) of `version` into dst from the
 // store; returns bytes written (short only at the end of the object).
-using RangeFetcher =
-    std::function<Result<size_t>(const ObjectVersion& version, uint64_t offset, std::span<char> dst)>;
+using RangeFetcher = std::function<Result<size_t>(const ObjectVersion& version, uint64_t offset,
+                                                  std::span<char> dst)>;
 
 struct TierStats {
-  uint64_t hits = 0;            // pages served
-  uint64_t misses = 0;          // pages not found
+  uint64_t hits = 0;    // pages served
+  uint64_t misses = 0;  // pages not found
   uint64_t hit_bytes = 0;
   uint64_t inserted_bytes = 0;
-  uint64_t evictions = 0;       // blocks evicted
+  uint64_t evictions = 0;  // blocks evicted
   uint64_t checksum_failures = 0;
-  uint64_t write_errors = 0;    // disk tier: failed writes (disk full, unwritable)
+  uint64_t write_errors = 0;  // disk tier: failed writes (disk full, unwritable)
   uint64_t used_bytes = 0;
   uint64_t limit_bytes = 0;
 };
@@ -61,7 +64,7 @@ struct TierStats {
 struct BlockCacheStats {
   TierStats memory;
   TierStats disk;
-  uint64_t fetches = 0;          // calls to the RangeFetcher
+  uint64_t fetches = 0;  // calls to the RangeFetcher
   uint64_t fetched_bytes = 0;
   uint64_t fills_in_flight = 0;
   uint64_t single_flight_waits = 0;  // misses that joined another's fetch
@@ -85,7 +88,11 @@ class BlockCache {
                               std::span<char> dst) = 0;
 
   // Makes [offset, offset + length) resident, fetching the missing pages in
-  // as few fetches as possible. Blocks until done.
+  // as few fetches as possible. Blocks until done. The range is taken as a
+  // predicted read: with "s3fifo", the blocks it inserts into memory wait
+  // for their first Read() outside the eviction queues (up to
+  // options().predicted_bytes; see eviction_policy.h), and the Fill itself
+  // counts as no access.
   virtual Status Fill(const ObjectVersion& version, uint64_t offset, uint64_t length) = 0;
 
   // How many bytes from `offset` (up to `length`) are resident right now,

@@ -17,6 +17,19 @@
 //    being dropped. A cyclic scan over a data set larger than the cache then
 //    keeps a stable part of it (about 45% block hits for twice the cache size)
 //    instead of churning through everything as LRU and plain FIFO do.
+//    Readahead: an entry inserted ahead of a predicted read (OnInsertPredicted)
+//    waits in a protected FIFO, outside small and main, until its first read
+//    (OnFirstRead), which counts as its arrival: it then joins small like a
+//    demand-read entry. The protected FIFO holds at most `predicted_bytes`;
+//    beyond that, or once `capacity_bytes` of newer entries have arrived
+//    since it was inserted, its oldest entry joins small unread. Unread
+//    readahead counts toward the small queue's share, and main does not grow
+//    into the room readahead took at its peak over the last turnover. So
+//    readahead larger than the small queue is not evicted before the reader
+//    gets to it, and a cyclic scan read through the prefetcher keeps a stable
+//    part of the data set: (capacity - readahead) / data set at best, i.e.
+//    what it keeps without readahead while the window stays under 10% of the
+//    capacity (tests/cache/readahead_eviction_test.cc).
 //  - "lru": plain least-recently-used, kept for comparison.
 //
 // Ownership: owned by one tier (or one shard of a tier).
@@ -40,8 +53,17 @@ class EvictionPolicy {
   virtual void OnInsert(uint64_t id, uint64_t bytes) = 0;
   // A resident entry grew or shrank (pages were added to a block).
   virtual void OnResize(uint64_t id, uint64_t bytes) = 0;
-  // A resident entry was read.
+  // A new entry filled ahead of a predicted read (readahead), not read yet.
+  // The default treats it as any other insert.
+  virtual void OnInsertPredicted(uint64_t id, uint64_t bytes) { OnInsert(id, bytes); }
+  // A resident entry was read again: a read of bytes already read before
+  // that does not just continue the previous read (a sequential reader going
+  // through a block in several reads references it once).
   virtual void OnAccess(uint64_t id) = 0;
+  // A resident entry was read, but not re-read (see OnAccess): the first read
+  // after a (predicted or demand) insert, or a continuation. The default
+  // treats it as an access, which keeps recency-based policies unchanged.
+  virtual void OnFirstRead(uint64_t id) { OnAccess(id); }
   // Chooses the next entry to evict and forgets it; the caller must drop it.
   // nullopt when nothing is resident.
   virtual std::optional<uint64_t> PickVictim() = 0;
@@ -54,7 +76,13 @@ class EvictionPolicy {
 };
 
 // Makes the policy called `name` ("s3fifo" or "lru") for a tier (or shard)
-// holding up to `capacity_bytes`. InvalidArgument for an unknown name.
+// holding up to `capacity_bytes`, of which up to `predicted_bytes` (at most
+// half the capacity) may be protected readahead. InvalidArgument for an
+// unknown name.
+Result<std::unique_ptr<EvictionPolicy>> MakeEvictionPolicy(std::string_view name,
+                                                           uint64_t capacity_bytes,
+                                                           uint64_t predicted_bytes);
+// The same with predicted_bytes = capacity_bytes / 2.
 Result<std::unique_ptr<EvictionPolicy>> MakeEvictionPolicy(std::string_view name,
                                                            uint64_t capacity_bytes);
 

@@ -35,15 +35,15 @@ Result<std::unique_ptr<BlockCacheImpl>> BlockCacheImpl::Create(const BlockCacheO
   if (options.block_size / options.page_size > PageMask::kMaxPages ||
       options.page_size > (1u << 30)) {
     return Status::InvalidArgument("cache block size must be at most " +
-                                   std::to_string(PageMask::kMaxPages) +
-                                   " pages of at most 1 GiB");
+                                   std::to_string(PageMask::kMaxPages) + " pages of at most 1 GiB");
   }
   if (!fetcher) return Status::InvalidArgument("block cache needs a range fetcher");
   std::unique_ptr<BlockCacheImpl> cache(
       new BlockCacheImpl(options, std::move(clock), std::move(fetcher)));
   cache->geometry_ = Geometry{options.block_size, options.page_size,
                               static_cast<uint32_t>(options.block_size / options.page_size)};
-  auto memory = MemoryTier::Create(cache->geometry_, options.memory_bytes, options.eviction);
+  auto memory = MemoryTier::Create(cache->geometry_, options.memory_bytes, options.eviction,
+                                   options.predicted_bytes);
   if (!memory.ok()) return memory.status();
   cache->memory_ = std::move(memory).value();
   if (!options.disk_dir.empty()) {
@@ -77,19 +77,28 @@ Result<size_t> BlockCacheImpl::Read(const ObjectVersion& version, uint64_t offse
     uint64_t hi = std::min(start + data.size(), end);
     if (lo < hi) std::memcpy(out + (lo - offset), data.data() + (lo - start), hi - lo);
   };
-  STRATA_RETURN_IF_ERROR(Access(version, offset, end, sink));
+  VersionHash h = VersionHash::Of(version);
+  STRATA_RETURN_IF_ERROR(Access(version, h, offset, end, InsertKind::kDemand, sink));
+  // Recency is updated once per block and read, after the bytes are out,
+  // wherever they came from (memory, disk, a fetch, another's fetch).
+  const uint64_t block_size = geometry_.block_size;
+  for (uint64_t b = offset / block_size; b * block_size < end; ++b) {
+    uint64_t start = b * block_size;
+    memory_->NoteRead(version, h, b, std::max(offset, start) - start,
+                      std::min(end, start + block_size) - start);
+  }
   return static_cast<size_t>(end - offset);
 }
 
 Status BlockCacheImpl::Fill(const ObjectVersion& version, uint64_t offset, uint64_t length) {
   if (offset >= version.size || length == 0) return Status::Ok();
   uint64_t end = offset + std::min(length, version.size - offset);
-  return Access(version, offset, end, [](uint64_t, const Page&) {});
+  return Access(version, VersionHash::Of(version), offset, end, InsertKind::kPredicted,
+                [](uint64_t, const Page&) {});
 }
 
-Status BlockCacheImpl::Access(const ObjectVersion& v, uint64_t offset, uint64_t end,
-                              const PageSink& sink) {
-  VersionHash h = VersionHash::Of(v);
+Status BlockCacheImpl::Access(const ObjectVersion& v, VersionHash h, uint64_t offset, uint64_t end,
+                              InsertKind kind, const PageSink& sink) {
   std::vector<uint64_t> pages;
   for (uint64_t p = offset / geometry_.page_size; p * geometry_.page_size < end; ++p) {
     pages.push_back(p);
@@ -97,9 +106,9 @@ Status BlockCacheImpl::Access(const ObjectVersion& v, uint64_t offset, uint64_t 
   // A page that another fill made resident after our lookup is looked up
   // again; after a few rounds of that, fetch whatever is still missing.
   for (int round = 0; !pages.empty(); ++round) {
-    pages = LookupTiers(v, h, pages, sink);
+    pages = LookupTiers(v, h, pages, kind, sink);
     if (pages.empty()) break;
-    auto again = FetchPages(v, h, pages, round >= 2, sink);
+    auto again = FetchPages(v, h, pages, round >= 2, kind, sink);
     if (!again.ok()) return again.status();
     pages = std::move(again).value();
   }
@@ -108,7 +117,7 @@ Status BlockCacheImpl::Access(const ObjectVersion& v, uint64_t offset, uint64_t 
 
 std::vector<uint64_t> BlockCacheImpl::LookupTiers(const ObjectVersion& v, VersionHash h,
                                                   const std::vector<uint64_t>& pages,
-                                                  const PageSink& sink) {
+                                                  InsertKind kind, const PageSink& sink) {
   const uint32_t ppb = geometry_.pages_per_block;
   std::vector<uint64_t> missing;
   std::vector<PageData> found(ppb);
@@ -136,7 +145,7 @@ std::vector<uint64_t> BlockCacheImpl::LookupTiers(const ObjectVersion& v, Versio
           found[p - first] = from_disk[p - lo];
           promote.emplace_back(p, from_disk[p - lo]);
         }
-        Publish(token, v.size, block, std::move(promote), /*to_disk=*/false);
+        Publish(token, v.size, block, std::move(promote), /*to_disk=*/false, kind);
       }
     }
     for (size_t k = i; k < j; ++k) {
@@ -154,15 +163,16 @@ std::vector<uint64_t> BlockCacheImpl::LookupTiers(const ObjectVersion& v, Versio
 
 void BlockCacheImpl::Publish(const std::shared_ptr<PutToken>& token, uint64_t object_size,
                              uint64_t block, std::vector<std::pair<uint32_t, PageData>> pages,
-                             bool to_disk) {
+                             bool to_disk, InsertKind kind) {
   if (pages.empty()) return;
-  memory_->Insert(*token, block, pages);
+  memory_->Insert(*token, block, pages, kind);
   if (to_disk && write_back_) write_back_->Enqueue(token, object_size, block, std::move(pages));
 }
 
 Result<std::vector<uint64_t>> BlockCacheImpl::FetchPages(const ObjectVersion& v, VersionHash h,
                                                          const std::vector<uint64_t>& pages,
-                                                         bool force, const PageSink& sink) {
+                                                         bool force, InsertKind kind,
+                                                         const PageSink& sink) {
   const uint32_t ppb = geometry_.pages_per_block;
   std::vector<std::shared_ptr<Flight>> mine, theirs;
   std::vector<uint64_t> recheck;
@@ -186,6 +196,7 @@ Result<std::vector<uint64_t>> BlockCacheImpl::FetchPages(const ObjectVersion& v,
         solo->version = vkey;
         solo->token = tokens_.Begin(vkey);
         solo->first_page = p;
+        solo->kind = kind;
         solo->pages.resize(1);
         mine.push_back(solo);
         open = nullptr;
@@ -201,6 +212,7 @@ Result<std::vector<uint64_t>> BlockCacheImpl::FetchPages(const ObjectVersion& v,
         flight->version = vkey;
         flight->token = tokens_.Begin(vkey);
         flight->first_page = p;
+        flight->kind = kind;
         mine.push_back(flight);
         open = flight.get();
       }
@@ -275,7 +287,7 @@ void BlockCacheImpl::RunFlight(const ObjectVersion& v, Flight& flight) {
     flight.pages[k] = page;
     block_pages.emplace_back(static_cast<uint32_t>(p % ppb), std::move(page));
     if (p % ppb == ppb - 1 || p == last) {
-      Publish(flight.token, v.size, p / ppb, std::move(block_pages), /*to_disk=*/true);
+      Publish(flight.token, v.size, p / ppb, std::move(block_pages), /*to_disk=*/true, flight.kind);
       block_pages.clear();
     }
   }

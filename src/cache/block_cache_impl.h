@@ -67,7 +67,8 @@ class BlockCacheImpl final : public BlockCache {
     std::shared_ptr<const VersionKey> version;
     std::shared_ptr<PutToken> token;
     uint64_t first_page = 0;
-    std::vector<PageData> pages;  // filled by the leader before done
+    std::vector<PageData> pages;            // filled by the leader before done
+    InsertKind kind = InsertKind::kDemand;  // the leader's
     Status status;
     bool done = false;  // guarded by flights_mu_
   };
@@ -86,20 +87,22 @@ class BlockCacheImpl final : public BlockCache {
 
   BlockCacheImpl(const BlockCacheOptions& options, std::shared_ptr<Clock> clock,
                  RangeFetcher fetcher);
-  Status Access(const ObjectVersion& v, uint64_t offset, uint64_t end, const PageSink& sink);
+  Status Access(const ObjectVersion& v, VersionHash h, uint64_t offset, uint64_t end,
+                InsertKind kind, const PageSink& sink);
   // Looks pages up in memory, then on disk (promoting them); returns the
   // indices of the pages found in neither.
   std::vector<uint64_t> LookupTiers(const ObjectVersion& v, VersionHash h,
-                                    const std::vector<uint64_t>& pages, const PageSink& sink);
+                                    const std::vector<uint64_t>& pages, InsertKind kind,
+                                    const PageSink& sink);
   // Fetches `pages` (sorted) single-flight. Pages that turned resident
   // meanwhile are returned for another lookup, unless `force`.
   Result<std::vector<uint64_t>> FetchPages(const ObjectVersion& v, VersionHash h,
                                            const std::vector<uint64_t>& pages, bool force,
-                                           const PageSink& sink);
+                                           InsertKind kind, const PageSink& sink);
   void RunFlight(const ObjectVersion& v, Flight& flight);
   // Publishes fetched or promoted pages of one block to memory (and disk).
   void Publish(const std::shared_ptr<PutToken>& token, uint64_t object_size, uint64_t block,
-               std::vector<std::pair<uint32_t, PageData>> pages, bool to_disk);
+               std::vector<std::pair<uint32_t, PageData>> pages, bool to_disk, InsertKind kind);
 
   const BlockCacheOptions options_;
   const std::shared_ptr<Clock> clock_;

@@ -3,7 +3,8 @@
 namespace strata::cache {
 
 Result<std::unique_ptr<MemoryTier>> MemoryTier::Create(Geometry geometry, uint64_t limit_bytes,
-                                                       std::string_view policy) {
+                                                       std::string_view policy,
+                                                       uint64_t predicted_bytes) {
   std::unique_ptr<MemoryTier> tier(new MemoryTier(geometry, limit_bytes));
   // Up to 16 shards, but each one large enough (32 blocks) for its policy to
   // tell hot blocks from cold ones.
@@ -12,7 +13,7 @@ Result<std::unique_ptr<MemoryTier>> MemoryTier::Create(Geometry geometry, uint64
   for (size_t i = 0; i < shards; ++i) {
     auto shard = std::make_unique<Shard>();
     shard->limit = limit_bytes / shards;
-    auto p = MakeEvictionPolicy(policy, shard->limit);
+    auto p = MakeEvictionPolicy(policy, shard->limit, predicted_bytes / shards);
     if (!p.ok()) return p.status();
     shard->policy = std::move(p).value();
     tier->shards_.push_back(std::move(shard));
@@ -37,7 +38,6 @@ size_t MemoryTier::Lookup(const ObjectVersion& v, VersionHash h, uint64_t block,
         bytes += page->size();
         ++found;
       }
-      if (found) shard.policy->OnAccess(id);
     }
   }
   hits_.fetch_add(found, std::memory_order_relaxed);
@@ -60,8 +60,37 @@ void MemoryTier::RemoveLocked(Shard& shard, std::unordered_map<uint64_t, Entry>:
   shard.entries.erase(it);
 }
 
+void MemoryTier::NoteRead(const ObjectVersion& v, VersionHash h, uint64_t block, uint64_t begin,
+                          uint64_t end) {
+  if (begin >= end) return;
+  uint64_t id = BlockId(h.version, block);
+  Shard& shard = ShardFor(id);
+  const uint32_t first = static_cast<uint32_t>(begin / geometry_.page_size);
+  const uint32_t last = static_cast<uint32_t>((end - 1) / geometry_.page_size);
+  std::lock_guard<std::mutex> lock(shard.mu);
+  auto it = shard.entries.find(id);
+  if (it == shard.entries.end() || it->second.block != block || !it->second.version->Is(v)) return;
+  Entry& e = it->second;
+  // A reader going through a block in several reads (sequential, aligned or
+  // not) references it once: a read that starts where the previous ended is
+  // a continuation even when it shares a page with it.
+  bool reread = false;
+  for (uint32_t p = first; p <= last; ++p) {
+    if (!e.pages[p]) continue;
+    reread |= e.read.Test(p);
+    e.read.Set(p);
+  }
+  if (begin == e.read_end) reread = false;
+  e.read_end = end;
+  if (reread) {
+    shard.policy->OnAccess(id);
+  } else {
+    shard.policy->OnFirstRead(id);
+  }
+}
+
 void MemoryTier::Insert(const PutToken& token, uint64_t block,
-                        const std::vector<std::pair<uint32_t, PageData>>& pages) {
+                        const std::vector<std::pair<uint32_t, PageData>>& pages, InsertKind kind) {
   const auto& version = token.version();
   uint64_t id = BlockId(version->hash.version, block);
   Shard& shard = ShardFor(id);
@@ -109,6 +138,7 @@ void MemoryTier::Insert(const PutToken& token, uint64_t block,
       e.version = version;
       e.block = block;
       e.pages.resize(geometry_.pages_per_block);
+      e.read = PageMask(geometry_.pages_per_block);
       it = shard.entries.emplace(id, std::move(e)).first;
     }
     for (const auto& [p, data] : pages) {
@@ -116,7 +146,9 @@ void MemoryTier::Insert(const PutToken& token, uint64_t block,
     }
     it->second.bytes += need;
     shard.used += need;
-    if (fresh) {
+    if (fresh && kind == InsertKind::kPredicted) {
+      shard.policy->OnInsertPredicted(id, it->second.bytes);
+    } else if (fresh) {
       shard.policy->OnInsert(id, it->second.bytes);
     } else {
       shard.policy->OnResize(id, it->second.bytes);

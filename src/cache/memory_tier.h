@@ -23,14 +23,22 @@
 
 namespace strata::cache {
 
+// Why pages are inserted: a demand read needs them now; a fill makes them
+// resident ahead of a predicted read (readahead).
+enum class InsertKind : uint8_t { kDemand, kPredicted };
+
 class MemoryTier {
  public:
+  // `predicted_bytes`: unread readahead protected from eviction, across all
+  // shards (each policy caps its share at half its shard).
   static Result<std::unique_ptr<MemoryTier>> Create(Geometry geometry, uint64_t limit_bytes,
-                                                    std::string_view policy);
+                                                    std::string_view policy,
+                                                    uint64_t predicted_bytes);
 
   // Pages [first, last] (indices inside `block`) of version `v`: out[i - first]
   // is set to each resident page (left as is otherwise). Counts hits and
-  // misses. Returns how many pages were found.
+  // misses; leaves recency alone (NoteRead does that). Returns how many pages
+  // were found.
   size_t Lookup(const ObjectVersion& v, VersionHash h, uint64_t block, uint32_t first,
                 uint32_t last, PageData* out);
 
@@ -40,7 +48,14 @@ class MemoryTier {
   // Inserts pages of `block` of the token's version, unless the token was
   // invalidated. Pages already resident are kept.
   void Insert(const PutToken& token, uint64_t block,
-              const std::vector<std::pair<uint32_t, PageData>>& pages);
+              const std::vector<std::pair<uint32_t, PageData>>& pages,
+              InsertKind kind = InsertKind::kDemand);
+
+  // Tells the policy that bytes [begin, end) (offsets inside `block`) were
+  // returned to a reader: a re-read if it touches a page read before and does
+  // not just continue the previous read of the block, else a first read.
+  void NoteRead(const ObjectVersion& v, VersionHash h, uint64_t block, uint64_t begin,
+                uint64_t end);
 
   // Drops every block of (store, key) whose etag is not keep_etag (empty: all).
   void DropObject(const std::string& store, const std::string& key, const std::string& keep_etag);
@@ -54,6 +69,8 @@ class MemoryTier {
     uint64_t block = 0;
     std::vector<PageData> pages;  // pages_per_block slots; null: not resident
     uint64_t bytes = 0;
+    PageMask read;          // pages returned to a reader since the block was inserted
+    uint64_t read_end = 0;  // end (offset in the block) of the latest read
   };
   struct Shard {
     std::mutex mu;
