@@ -13,7 +13,10 @@ Result<std::unique_ptr<MemoryTier>> MemoryTier::Create(Geometry geometry, uint64
   for (size_t i = 0; i < shards; ++i) {
     auto shard = std::make_unique<Shard>();
     shard->limit = limit_bytes / shards;
-    auto p = MakeEvictionPolicy(policy, shard->limit, predicted_bytes / shards);
+    // Not divided among the shards: readahead does not spread evenly over
+    // them, and its total is bounded by whoever fills (the prefetcher's
+    // budget) anyway.
+    auto p = MakeEvictionPolicy(policy, shard->limit, predicted_bytes);
     if (!p.ok()) return p.status();
     shard->policy = std::move(p).value();
     tier->shards_.push_back(std::move(shard));

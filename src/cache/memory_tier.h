@@ -29,8 +29,8 @@ enum class InsertKind : uint8_t { kDemand, kPredicted };
 
 class MemoryTier {
  public:
-  // `predicted_bytes`: unread readahead protected from eviction, across all
-  // shards (each policy caps its share at half its shard).
+  // `predicted_bytes`: unread readahead protected from eviction in each shard
+  // (each policy caps it at half its shard).
   static Result<std::unique_ptr<MemoryTier>> Create(Geometry geometry, uint64_t limit_bytes,
                                                     std::string_view policy,
                                                     uint64_t predicted_bytes);

@@ -96,7 +96,7 @@ std::vector<double> PrefetchedEpochs(const std::string& eviction, uint64_t windo
   PrefetchOptions popts;
   popts.max_window = window;
   popts.part_size = std::min<uint64_t>(window / 2, 8 * MiB);
-  popts.prefetch_memory = 2 * window;
+  popts.prefetch_memory = window;
   const uint64_t memory = 64 * MiB;
   Rig rig(eviction, memory, popts);
   std::vector<ObjectVersion> files;
