@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import time
 import urllib.request
@@ -50,11 +51,11 @@ class ProxyClient:
 class Limits:
     """Time caps (seconds). The defaults bound a full run; --quick shortens them."""
 
-    command: float = 180.0  # any single dd/find/ls
+    command: float = 150.0  # any single dd/find/ls
     fio_seq: int = 45  # fio runtime cap, sequential jobs
-    fio_rand: int = 15  # fio time_based runtime, random jobs
+    fio_rand: int = 10  # fio time_based runtime, random jobs
     fio_fixed: int = 240  # stall guard for the fixed-work job
-    epoch: float = 120.0  # loader: images/s over at most this long
+    epoch: float = 90.0  # loader: images/s over at most this long
 
 
 class Ctx:
@@ -151,7 +152,11 @@ def dd(ctx: Ctx):
 
 def _fio(ctx: Ctx, job: str, path: Path, runtime: int, label: str, phase: str, metric: str):
     size = {D.BIG: ctx.v.big, D.BIG2: ctx.v.big2, D.TABLE: ctx.v.table}[path.name]
-    env = dict(os.environ, FILE=str(path), RUNTIME=str(runtime), QUARTER=str(size // 4))
+    logdir = ctx.system.work / "fio-logs"
+    shutil.rmtree(logdir, ignore_errors=True)
+    logdir.mkdir(parents=True)
+    env = dict(os.environ, FILE=str(path), RUNTIME=str(runtime), QUARTER=str(size // 4),
+               IOPSLOG=str(logdir / "job"))
     ctx.drop_caches()
     ctx.reset()
     rc, out, err, secs, to = ctx.run(
@@ -175,9 +180,34 @@ def _fio(ctx: Ctx, job: str, path: Path, runtime: int, label: str, phase: str, m
         value, unit, higher = job0["iops"], "IOPS", True
     else:
         value, unit, higher = job0["bw_bytes"] / 1e6, "MB/s", True
-    return [ctx.record(label, phase, metric, unit, value if st == "ok" else None, runtime_s,
+    recs = [ctx.record(label, phase, metric, unit, value if st == "ok" else None, runtime_s,
                        nbytes, stats, higher=higher, status=st,
                        note=err.strip()[-200:] if st != "ok" else "", **extra)]
+    early = _first_seconds_iops(logdir, FIRST_SECONDS)
+    if st == "ok" and early is not None:
+        bs = job0["bw_bytes"] / job0["iops"] if job0["iops"] else 0
+        value = early if metric == "iops" else early * bs / 1e6
+        recs.append(ctx.record(label, "%s, first %d s" % (phase, FIRST_SECONDS), metric, unit,
+                               value, FIRST_SECONDS, 0, None, higher=higher))
+    return recs
+
+
+FIRST_SECONDS = 2
+
+
+def _first_seconds_iops(logdir: Path, seconds: int):
+    """Sum over jobs of each job's mean IOPS in its first `seconds` one-second log entries."""
+    total, jobs = 0.0, 0
+    for log in sorted(logdir.glob("job_iops.*.log")):
+        vals = []
+        for line in log.read_text().splitlines():
+            parts = [p.strip() for p in line.split(",")]
+            if len(parts) >= 2 and int(parts[0]) <= seconds * 1000 + 500:
+                vals.append(float(parts[1]))
+        if vals:
+            total += sum(vals[:seconds]) / len(vals[:seconds])
+            jobs += 1
+    return total if jobs else None
 
 
 def fio_seq1(ctx):
