@@ -132,7 +132,8 @@ def markdown(res):
                     cell += "; %.2f G/file %.2f H/file" % (r["gets_per_file"],
                                                             r["heads_per_file"])
                 out.append(cell)
-            lines.append("| %s | %s | %s |" % (w, ph, " | ".join(out)))
+            if any(out):
+                lines.append("| %s | %s | %s |" % (w, ph, " | ".join(out)))
         lines.append("")
     notes = [r for r in recs if r.get("note")]
     if notes or res.get("skipped"):
