@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -268,6 +269,10 @@ def run(args, out_dir: Path, log, results: dict):
         reaper.cleanup()
         if server is not None:
             server.stop()
+        # Mountpoints, emptied caches, the s3fs passwd file: nothing worth keeping (logs are in
+        # the results dir). Only when nothing is still mounted below it.
+        if work.exists() and not any(M.is_mounted(p) for p in (work / "mnt").glob("*")):
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def add(results, recs, log, out_dir):
