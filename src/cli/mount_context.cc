@@ -66,6 +66,7 @@ Result<ReadPath> MakeReadPath(const Config& config, std::shared_ptr<ObjectStore>
   copts.disk_bytes = config.cache_size;
   copts.disk_free_floor_bytes = config.cache_free_floor;
   copts.eviction = config.eviction;
+  copts.predicted_bytes = config.prefetch_memory;
   RangeFetcher fetcher = [store](const ObjectVersion& v, uint64_t offset, std::span<char> dst) {
     return store->GetRange(v.key, v.etag, offset, dst);
   };

@@ -147,6 +147,18 @@ struct Namespace::Impl {
     n->attr_expiry = expiry;
   }
 
+  // Requires mu. Answers the lookup of `name` (full path `path`) from a
+  // complete listing of its parent.
+  Result<NodeInfo> AnswerFromListing(const Listing& listing, const std::string& path,
+                                     std::string_view name, SteadyTime expiry) {
+    const ListingEntry* e = listing.Find(name);
+    if (e == nullptr) return Status::NotFound("no entry '" + path + "'");
+    Node& n = Upsert(path, e->type);
+    Fill(&n, *e, expiry);
+    n.lookups++;
+    return Out(n);
+  }
+
   // Requires mu. The fresh cached listing of `dir_path`, or null.
   const Listing* FreshListing(const std::string& dir_path) {
     auto it = listings.find(dir_path);
@@ -308,6 +320,7 @@ Result<NodeInfo> Namespace::Lookup(uint64_t parent, std::string_view name) {
   if (!IsValidName(name)) return Status::NotFound("not a valid name");
   Impl& m = *impl_;
   std::string path;
+  bool relist = false;
   {
     std::lock_guard<std::mutex> lock(m.mu);
     Result<const Impl::Node*> dir = m.ParentDir(parent);
@@ -316,12 +329,7 @@ Result<NodeInfo> Namespace::Lookup(uint64_t parent, std::string_view name) {
 
     if (const Listing* listing = m.FreshListing((*dir)->info.path)) {
       m.stats.listing_hits++;
-      const ListingEntry* e = listing->Find(name);
-      if (e == nullptr) return Status::NotFound("no entry '" + path + "'");
-      Impl::Node& n = m.Upsert(path, e->type);
-      m.Fill(&n, *e, m.listings[(*dir)->info.path].expiry);
-      n.lookups++;
-      return m.Out(n);
+      return m.AnswerFromListing(*listing, path, name, m.listings[(*dir)->info.path].expiry);
     }
     auto neg = m.negatives.find(path);
     if (neg != m.negatives.end()) {
@@ -338,6 +346,23 @@ Result<NodeInfo> Namespace::Lookup(uint64_t parent, std::string_view name) {
         n.lookups++;
         return m.Out(n);
       }
+    }
+    relist = m.listings.count((*dir)->info.path) > 0;
+  }
+
+  // The parent was listed before and its listing expired: one LIST of the
+  // parent (shared with concurrent lookups and readdirs) answers this and
+  // every sibling lookup, where probing would cost a HEAD and a LIST per name
+  // (a DataLoader opening every file of a class folder after the TTL).
+  if (relist) {
+    Result<std::shared_ptr<const Listing>> listing = ReadDir(parent);
+    // A name the new listing lacks still gets the probe below: a server whose
+    // delimiter listings miss deep-only prefixes must not hide them for good.
+    if (listing.ok() && (*listing)->Find(name) != nullptr) {
+      std::lock_guard<std::mutex> lock(m.mu);
+      if (!m.ParentDir(parent).ok()) return Status::NotFound("no entry '" + path + "'");
+      m.stats.listing_hits++;
+      return m.AnswerFromListing(**listing, path, name, m.Now() + Ttl(m.options.listing_ttl_s));
     }
   }
 

@@ -136,10 +136,13 @@ TEST_CASE("a fresh listing answers lookups without requests") {
   CHECK(f.store->lists() == lists);
   CHECK(f.ns->Stats().listing_hits == 3);
 
-  // Past the TTL the listing is not used: a lookup asks the store.
+  // Past the TTL the listing is not used: a lookup lists the parent again
+  // (one LIST for every sibling, no HEAD), and siblings share that listing.
   f.clock->Advance(61s);
   f.MustLookup(kRootInode, "a.txt");
-  CHECK(f.store->heads() == heads + 1);
+  CHECK(f.MustLookup(kRootInode, "d").type == NodeType::kDirectory);
+  CHECK(f.store->heads() == heads);
+  CHECK(f.store->lists() == lists + 1);
 }
 
 TEST_CASE("lookup without a listing probes HEAD and LIST") {
