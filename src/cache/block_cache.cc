@@ -42,13 +42,14 @@ Result<std::unique_ptr<BlockCacheImpl>> BlockCacheImpl::Create(const BlockCacheO
       new BlockCacheImpl(options, std::move(clock), std::move(fetcher)));
   cache->geometry_ = Geometry{options.block_size, options.page_size,
                               static_cast<uint32_t>(options.block_size / options.page_size)};
+  cache->arena_ = std::make_shared<PageArena>(options.page_size);
   auto memory = MemoryTier::Create(cache->geometry_, options.memory_bytes, options.eviction,
                                    options.predicted_bytes);
   if (!memory.ok()) return memory.status();
   cache->memory_ = std::move(memory).value();
   if (!options.disk_dir.empty()) {
     DiskTierOptions d{options.disk_dir, options.disk_bytes, options.disk_free_floor_bytes,
-                      options.eviction, cache->geometry_};
+                      options.eviction, cache->geometry_,   cache->arena_};
     auto io = internals.disk_io ? internals.disk_io : PosixDiskIo();
     auto disk = DiskTier::Open(d, std::move(io));
     if (!disk.ok()) return disk.status();
@@ -282,7 +283,7 @@ void BlockCacheImpl::RunFlight(const ObjectVersion& v, Flight& flight) {
   std::vector<std::pair<uint32_t, PageData>> block_pages;
   for (size_t k = 0; k < flight.pages.size(); ++k) {
     uint64_t p = flight.first_page + k;
-    auto page = std::make_shared<Page>(geometry_.PageLength(p, v.size));
+    auto page = std::make_shared<Page>(arena_, geometry_.PageLength(p, v.size));
     std::memcpy(page->data(), buffer.get() + (p * page_size - offset), page->size());
     flight.pages[k] = page;
     block_pages.emplace_back(static_cast<uint32_t>(p % ppb), std::move(page));
@@ -290,6 +291,24 @@ void BlockCacheImpl::RunFlight(const ObjectVersion& v, Flight& flight) {
       Publish(flight.token, v.size, p / ppb, std::move(block_pages), /*to_disk=*/true, flight.kind);
       block_pages.clear();
     }
+  }
+}
+
+void BlockCacheImpl::Consumed(const ObjectVersion& v, uint64_t offset, uint64_t length) {
+  if (!disk_ || offset >= v.size || length == 0) return;
+  const uint64_t end = offset + std::min(length, v.size - offset);
+  const uint64_t block_size = geometry_.block_size;
+  const uint32_t ppb = geometry_.pages_per_block;
+  VersionHash h = VersionHash::Of(v);
+  // Only blocks wholly inside the range (the last block of the object may be short).
+  for (uint64_t b = (offset + block_size - 1) / block_size; b * block_size < end; ++b) {
+    if (std::min((b + 1) * block_size, v.size) > end) break;
+    PageMask on_disk(ppb);
+    for (uint32_t p = 0; p < ppb; ++p) {
+      if (disk_->Contains(h, b, p)) on_disk.Set(p);
+    }
+    // A block whose disk copy is not written yet stays: it leaves by eviction.
+    if (!on_disk.Empty()) memory_->DropIfCovered(v, h, b, on_disk);
   }
 }
 

@@ -50,6 +50,7 @@ class BlockCacheImpl final : public BlockCache {
   Result<size_t> Read(const ObjectVersion& version, uint64_t offset, std::span<char> dst) override;
   Status Fill(const ObjectVersion& version, uint64_t offset, uint64_t length) override;
   uint64_t ResidentPrefix(const ObjectVersion& version, uint64_t offset, uint64_t length) override;
+  void Consumed(const ObjectVersion& version, uint64_t offset, uint64_t length) override;
   void Invalidate(const std::string& store, const std::string& key,
                   const std::string& keep_etag) override;
   BlockCacheStats Stats() const override;
@@ -108,6 +109,7 @@ class BlockCacheImpl final : public BlockCache {
   const std::shared_ptr<Clock> clock_;
   const RangeFetcher fetcher_;
   Geometry geometry_;
+  std::shared_ptr<PageArena> arena_;  // buffers of every page this cache creates
   PutTokens tokens_;
   std::unique_ptr<MemoryTier> memory_;
   std::unique_ptr<DiskTier> disk_;         // null without a disk tier

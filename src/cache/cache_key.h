@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cache/page_arena.h"
 #include "strata/object_store.h"
 
 namespace strata::cache {
@@ -23,15 +24,36 @@ namespace strata::cache {
 // One page of object bytes: written once by its creator, then published as
 // PageData and never changed; shared between tiers, fills and write-back.
 // Uninitialised on allocation: every byte is overwritten before publication.
+// Its buffer is a slot of the cache's PageArena (recycled, already mapped),
+// or from the heap when there is no arena or the page is larger than a slot.
 class Page {
  public:
-  explicit Page(size_t size) : data_(new char[size]), size_(size) {}
-  char* data() { return data_.get(); }
-  const char* data() const { return data_.get(); }
+  explicit Page(size_t size) : Page(nullptr, size) {}
+  Page(std::shared_ptr<PageArena> arena, size_t size) : size_(size) {
+    if (arena && size <= arena->slot_bytes()) {
+      data_ = arena->Allocate();
+      arena_ = std::move(arena);
+    } else {
+      data_ = new char[size];
+    }
+  }
+  ~Page() {
+    if (arena_) {
+      arena_->Free(data_);
+    } else {
+      delete[] data_;
+    }
+  }
+  Page(const Page&) = delete;
+  Page& operator=(const Page&) = delete;
+
+  char* data() { return data_; }
+  const char* data() const { return data_; }
   size_t size() const { return size_; }
 
  private:
-  std::unique_ptr<char[]> data_;
+  std::shared_ptr<PageArena> arena_;
+  char* data_ = nullptr;
   size_t size_;
 };
 using PageData = std::shared_ptr<const Page>;

@@ -247,7 +247,7 @@ bool DiskTier::ReadVerified(uint64_t id, const Entry& e, const ObjectVersion& v,
     if (first_present > last) first_present = p;
     uint64_t len = g.PageLength(e.block * g.pages_per_block + p, v.size);
     if (len == 0) return fail("page beyond the end of the object");
-    pages.push_back(std::make_shared<Page>(len));
+    pages.push_back(std::make_shared<Page>(options_.arena, len));
     spans.emplace_back(pages.back()->data(), len);
   }
   uint64_t want = 0;

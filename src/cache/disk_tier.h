@@ -37,6 +37,7 @@ struct DiskTierOptions {
   uint64_t free_floor_bytes = 0;
   std::string policy = "s3fifo";
   Geometry geometry;
+  std::shared_ptr<PageArena> arena;  // page buffers of reads; null: the heap
 };
 
 class DiskTier {

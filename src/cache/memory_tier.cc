@@ -161,6 +161,25 @@ void MemoryTier::Insert(const PutToken& token, uint64_t block,
   inserted_bytes_.fetch_add(inserted, std::memory_order_relaxed);
 }
 
+bool MemoryTier::DropIfCovered(const ObjectVersion& v, VersionHash h, uint64_t block,
+                               const PageMask& covered) {
+  uint64_t id = BlockId(h.version, block);
+  Shard& shard = ShardFor(id);
+  std::lock_guard<std::mutex> lock(shard.mu);
+  auto it = shard.entries.find(id);
+  if (it == shard.entries.end() || it->second.block != block || !it->second.version->Is(v)) {
+    return false;
+  }
+  const std::vector<PageData>& pages = it->second.pages;
+  for (uint32_t p = 0; p < pages.size(); ++p) {
+    if (pages[p] && !covered.Test(p)) return false;
+  }
+  shard.policy->OnRemove(id);
+  RemoveLocked(shard, it);
+  releases_.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
 void MemoryTier::DropObject(const std::string& store, const std::string& key,
                             const std::string& keep_etag) {
   for (auto& shard : shards_) {
@@ -185,6 +204,7 @@ TierStats MemoryTier::Stats() const {
   s.hit_bytes = hit_bytes_.load(std::memory_order_relaxed);
   s.inserted_bytes = inserted_bytes_.load(std::memory_order_relaxed);
   s.evictions = evictions_.load(std::memory_order_relaxed);
+  s.releases = releases_.load(std::memory_order_relaxed);
   s.limit_bytes = limit_;
   for (const auto& shard : shards_) {
     std::lock_guard<std::mutex> lock(shard->mu);

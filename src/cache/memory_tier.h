@@ -57,6 +57,12 @@ class MemoryTier {
   void NoteRead(const ObjectVersion& v, VersionHash h, uint64_t block, uint64_t begin,
                 uint64_t end);
 
+  // Drops `block` of version `v` if every page it holds is set in `covered`
+  // (the pages another tier holds): no page leaves the cache. Returns whether
+  // it was dropped. Not an eviction: counted as a release.
+  bool DropIfCovered(const ObjectVersion& v, VersionHash h, uint64_t block,
+                     const PageMask& covered);
+
   // Drops every block of (store, key) whose etag is not keep_etag (empty: all).
   void DropObject(const std::string& store, const std::string& key, const std::string& keep_etag);
 
@@ -88,7 +94,8 @@ class MemoryTier {
   const Geometry geometry_;
   const uint64_t limit_;
   std::vector<std::unique_ptr<Shard>> shards_;
-  std::atomic<uint64_t> hits_{0}, misses_{0}, hit_bytes_{0}, inserted_bytes_{0}, evictions_{0};
+  std::atomic<uint64_t> hits_{0}, misses_{0}, hit_bytes_{0}, inserted_bytes_{0}, evictions_{0},
+      releases_{0};
 };
 
 }  // namespace strata::cache

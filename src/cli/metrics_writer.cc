@@ -18,6 +18,9 @@ void AddTier(MetricsText* m, const char* tier, const TierStats& t) {
   m->Counter("strata_cache_inserted_bytes_total", "Bytes inserted into a tier.", t.inserted_bytes,
              l);
   m->Counter("strata_cache_evictions_total", "Blocks evicted from a tier.", t.evictions, l);
+  m->Counter("strata_cache_releases_total",
+             "Blocks a stream had passed, dropped from memory (their disk copy stays).", t.releases,
+             l);
   m->Counter("strata_cache_checksum_failures_total", "Cached pages that failed their checksum.",
              t.checksum_failures, l);
   m->Counter("strata_cache_write_errors_total", "Failed writes to a tier.", t.write_errors, l);

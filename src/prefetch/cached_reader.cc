@@ -46,6 +46,7 @@ struct Plan {
   std::vector<PartPtr> wait;    // parts covering this read
   uint64_t fill_start = 0;      // a synchronous fill before the read (small file,
   uint64_t fill_length = 0;     // footer, initial request)
+  std::vector<std::pair<uint64_t, uint64_t>> consumed;  // parts the stream has passed
 };
 
 class CachedFileReader : public FileReader {
@@ -227,6 +228,10 @@ void CachedFileReader::PlanRead(uint64_t offset, uint64_t n, Plan& plan) {
     // Parts the reader has passed return their memory; a part not yet ended
     // stays so that a late, reordered read waits for it instead of refetching.
     while (!w.parts.empty() && w.parts.front()->end <= offset && w.parts.front()->ended()) {
+      const PartPtr& passed = w.parts.front();
+      if (passed->state() != ReadaheadPart::State::kFailed) {
+        plan.consumed.emplace_back(passed->start, passed->end);
+      }
       w.parts.pop_front();
     }
   }
@@ -305,6 +310,9 @@ Result<size_t> CachedFileReader::Read(uint64_t offset, std::span<char> dst) {
   }
   Result<size_t> got = cache.Read(version_, offset, dst.first(n));
   if (got.ok()) env_.stats.returned_bytes.fetch_add(*got, std::memory_order_relaxed);
+  // The stream is past these: the kernel's page cache and the disk tier hold
+  // them, so the memory tier can give their memory to the next parts.
+  for (const auto& [start, end] : plan.consumed) cache.Consumed(version_, start, end - start);
   return got;
 }
 

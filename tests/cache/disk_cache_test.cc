@@ -379,5 +379,62 @@ TEST_CASE("A cache written with another geometry is discarded, not misread") {
   CHECK(f.calls() == 1);
 }
 
+TEST_CASE("Consumed() drops streamed blocks from memory once their disk copy is written") {
+  TempDir dir;
+  auto s = DiskSetup(dir.path());
+  s.options.memory_bytes = 32 * MiB;
+  FakeFetcher f;
+  auto c = Open(s, f);
+  auto v = Version("stream", 8 * MiB + 100);
+  REQUIRE(ReadAll(*c, v, 0, 8 * MiB + 100) == Expected(v, 0, 8 * MiB + 100));
+  c->WaitForWrites();
+  const uint64_t held = c->Stats().memory.used_bytes;
+  CHECK(held == 8 * MiB + 100);
+
+  // Only blocks wholly inside the range leave: [0.5 MiB, 6 MiB) covers blocks 1-5.
+  c->Consumed(v, MiB / 2, 6 * MiB - MiB / 2);
+  auto st = c->Stats();
+  CHECK(st.memory.releases == 5);
+  CHECK(st.memory.used_bytes == held - 5 * MiB);
+  // The short last block is whole when the range reaches the end of the object.
+  c->Consumed(v, 8 * MiB, 100);
+  CHECK(c->Stats().memory.releases == 6);
+
+  // Nothing is lost: the disk tier serves them, with no fetch.
+  const size_t fetches = f.calls();
+  CHECK(ReadAll(*c, v, 0, 8 * MiB + 100) == Expected(v, 0, 8 * MiB + 100));
+  CHECK(f.calls() == fetches);
+  CHECK(c->Stats().disk.hits > 0);
+}
+
+TEST_CASE(
+    "Consumed() keeps a block whose disk copy is not written yet, and keeps all without a "
+    "disk tier") {
+  TempDir dir;
+  auto s = DiskSetup(dir.path());
+  s.options.memory_bytes = 32 * MiB;
+  auto io = std::make_shared<FaultyDiskIo>();
+  s.internals.disk_io = io;
+  FakeFetcher f;
+  auto c = Open(s, f);
+  io->fail_writes = true;  // nothing reaches the disk
+  auto v = Version("stream", 4 * MiB);
+  REQUIRE(ReadAll(*c, v, 0, 4 * MiB) == Expected(v, 0, 4 * MiB));
+  c->WaitForWrites();
+  c->Consumed(v, 0, 4 * MiB);
+  CHECK(c->Stats().memory.releases == 0);
+  CHECK(c->Stats().memory.used_bytes == 4 * MiB);
+
+  BlockCacheOptions mem_only = s.options;
+  mem_only.disk_dir.clear();
+  FakeFetcher g;
+  auto m = BlockCacheImpl::Create(mem_only, SystemClock(), g.AsFetcher());
+  REQUIRE(m.ok());
+  REQUIRE(ReadAll(**m, v, 0, 4 * MiB) == Expected(v, 0, 4 * MiB));
+  (*m)->Consumed(v, 0, 4 * MiB);
+  CHECK((*m)->Stats().memory.releases == 0);
+  CHECK((*m)->Stats().memory.used_bytes == 4 * MiB);
+}
+
 }  // namespace
 }  // namespace strata
