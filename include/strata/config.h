@@ -34,6 +34,7 @@ struct Config {
   std::string addressing = "auto";  // auto | path | virtual
   bool no_sign_request = false;
   int max_connections = 64;
+  int listing_prefetch = 4;  // subdirectory listings fetched ahead at once; 0: off
 
   // Daemon.
   bool foreground = false;
@@ -49,10 +50,10 @@ struct Config {
   // Block cache (issue 3).
   bool no_cache = false;
   std::string cache_dir;
-  uint64_t cache_size = 0;        // 0 until Finalize(): 10 GiB
-  uint64_t memory_size = 0;       // 0 until Finalize(): 10% of RAM, at most 4 GiB
+  uint64_t cache_size = 0;                 // 0 until Finalize(): 10 GiB
+  uint64_t memory_size = 0;                // 0 until Finalize(): 10% of RAM, at most 4 GiB
   uint64_t cache_free_floor = 1ull << 30;  // 0 is allowed: no floor
-  std::string eviction = "s3fifo";  // s3fifo | lru
+  std::string eviction = "s3fifo";         // s3fifo | lru
   uint64_t block_size = 1 << 20;
   uint64_t page_size = 64 << 10;
 

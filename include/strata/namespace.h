@@ -61,6 +61,12 @@ struct NamespaceOptions {
   double listing_ttl_s = 60;
   double negative_ttl_s = 60;
   int list_page_size = 1000;
+  // When a directory is read, the listings of its subdirectories are fetched
+  // ahead by this many background threads (one level down, at most
+  // kMaxPrefetchedChildren per directory), so that a walk (find, ls -R, a
+  // DataLoader scanning class folders) finds them cached. 0: off. Needs a
+  // listing TTL above 0.
+  int listing_prefetch = 0;
 };
 
 enum class NodeType { kFile, kDirectory };
@@ -99,13 +105,14 @@ struct Listing {
 
 // Counters, for tests and metrics.
 struct NamespaceStats {
-  uint64_t heads = 0;          // HEAD requests
-  uint64_t lists = 0;          // List requests (pages and probes)
-  uint64_t skipped_keys = 0;   // distinct keys skipped (not POSIX names)
-  uint64_t hidden_files = 0;   // distinct files hidden by a directory of the same name
-  uint64_t listing_hits = 0;   // lookups answered from a fresh listing
-  uint64_t negative_hits = 0;  // lookups answered from the negative cache
-  uint64_t live_inodes = 0;    // inodes in the table, the root included
+  uint64_t heads = 0;               // HEAD requests
+  uint64_t lists = 0;               // List requests (pages and probes)
+  uint64_t skipped_keys = 0;        // distinct keys skipped (not POSIX names)
+  uint64_t hidden_files = 0;        // distinct files hidden by a directory of the same name
+  uint64_t listing_hits = 0;        // lookups answered from a fresh listing
+  uint64_t listing_prefetches = 0;  // subdirectory listings queued ahead
+  uint64_t negative_hits = 0;       // lookups answered from the negative cache
+  uint64_t live_inodes = 0;         // inodes in the table, the root included
 };
 
 class Namespace {

@@ -99,6 +99,7 @@ Result<std::unique_ptr<MountContext>> BuildMountContext(const Config& config,
   nopts.attr_ttl_s = config.metadata_ttl;
   nopts.listing_ttl_s = config.metadata_ttl;
   nopts.negative_ttl_s = config.negative_ttl;
+  nopts.listing_prefetch = config.listing_prefetch;
   VfsOptions vopts;
   vopts.uid = static_cast<uint32_t>(config.uid);
   vopts.gid = static_cast<uint32_t>(config.gid);

@@ -117,6 +117,10 @@ const std::vector<KeySpec>& Specs() {
        BoolKey(&Config::no_sign_request)},
       {{"max_connections", false, "concurrent connections to the store (default 64)"},
        IntKey(&Config::max_connections, 1, 4096)},
+      {{"listing_prefetch", false,
+        "subdirectory listings fetched ahead in parallel when a directory is read (default 4; 0: "
+        "off)"},
+       IntKey(&Config::listing_prefetch, 0, 64)},
       {{"foreground", true, "stay in the foreground"}, BoolKey(&Config::foreground)},
       {{"log_level", false, "trace|debug|info|warn|error (default info)"},
        ChoiceKey(&Config::log_level, {"trace", "debug", "info", "warn", "error"})},

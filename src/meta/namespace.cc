@@ -6,9 +6,12 @@
 #include <algorithm>
 #include <chrono>
 #include <future>
+#include <memory>
 #include <mutex>
 #include <unordered_map>
 #include <unordered_set>
+
+#include "strata/thread_pool.h"
 
 namespace strata {
 namespace {
@@ -64,6 +67,7 @@ struct Namespace::Impl {
   struct CachedListing {
     std::shared_ptr<const Listing> listing;
     SteadyTime expiry;
+    bool children_queued = false;  // its subdirectories' listings were fetched ahead
   };
 
   std::shared_ptr<ObjectStore> store;
@@ -84,7 +88,76 @@ struct Namespace::Impl {
   size_t prune_threshold = 4096;                // guarded by mu
   NamespaceStats stats;                         // guarded by mu
 
+  // Listings of subdirectories fetched ahead (options.listing_prefetch
+  // threads). Set by the constructor; declared after every table it uses, so
+  // it stops (dropping queued work, joining running work) before they go.
+  std::unique_ptr<ThreadPool> prefetch_pool;
+
   SteadyTime Now() const { return clock->Steady(); }
+
+  // The listing of directory `path`: cached while fresh, else fetched once
+  // for all concurrent callers.
+  ListingResult ListPath(const std::string& path) {
+    std::promise<ListingResult> promise;
+    std::shared_future<ListingResult> joined;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      auto cached = listings.find(path);
+      if (cached != listings.end() && Now() < cached->second.expiry) {
+        return cached->second.listing;
+      }
+      auto inflight = listing_fetches.find(path);
+      if (inflight != listing_fetches.end()) {
+        joined = inflight->second;
+      } else {
+        listing_fetches.emplace(path, promise.get_future().share());
+      }
+    }
+    if (joined.valid()) return joined.get();
+    ListingResult fetched = FetchListing(path);
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (fetched.ok() && options.listing_ttl_s > 0) {
+        listings[path] = {*fetched, Now() + Ttl(options.listing_ttl_s)};
+        PruneIfLarge();
+      }
+      listing_fetches.erase(path);
+    }
+    promise.set_value(fetched);
+    return fetched;
+  }
+
+  // Queues, once per cached listing of `path`, the fetch of its
+  // subdirectories' listings that are neither fresh nor in flight. One level
+  // only: the fetched listings queue nothing, so reading the root does not
+  // walk the bucket; a walk that goes on reads the next level and queues it.
+  void QueueChildren(const std::string& path, const std::shared_ptr<const Listing>& listing) {
+    constexpr size_t kMaxPrefetchedChildren = 1024;
+    std::vector<std::string> todo;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      auto it = listings.find(path);
+      if (it == listings.end() || it->second.listing != listing || it->second.children_queued) {
+        return;
+      }
+      it->second.children_queued = true;
+      const SteadyTime now = Now();
+      for (const ListingEntry& e : listing->entries) {
+        if (e.type != NodeType::kDirectory) continue;
+        std::string child = JoinPath(path, e.name);
+        auto c = listings.find(child);
+        if (c != listings.end() && now < c->second.expiry) continue;
+        if (listing_fetches.count(child) != 0) continue;
+        todo.push_back(std::move(child));
+        if (todo.size() == kMaxPrefetchedChildren) break;
+      }
+      stats.listing_prefetches += todo.size();
+    }
+    // A failed fetch is not cached: the reader's own ReadDir reports it.
+    for (std::string& child : todo) {
+      prefetch_pool->Submit([this, child = std::move(child)] { ListPath(child).ok(); });
+    }
+  }
 
   std::string FileKey(const std::string& path) const { return options.key_prefix + path; }
   std::string DirKey(const std::string& path) const {
@@ -309,6 +382,10 @@ Namespace::Namespace(std::shared_ptr<ObjectStore> store, NamespaceOptions option
   root.info.key = impl_->DirKey("");
   root.info.mtime_sec = impl_->mount_time_sec;
   root.lookups = 1;  // the kernel never forgets the root
+  if (impl_->options.listing_prefetch > 0 && impl_->options.listing_ttl_s > 0) {
+    impl_->prefetch_pool =
+        std::make_unique<ThreadPool>(static_cast<size_t>(impl_->options.listing_prefetch));
+  }
   impl_->by_path[""] = kRootInode;
   impl_->stats.live_inodes = 1;
 }
@@ -448,36 +525,15 @@ Result<NodeInfo> Namespace::GetAttr(uint64_t ino) {
 Result<std::shared_ptr<const Listing>> Namespace::ReadDir(uint64_t ino) {
   Impl& m = *impl_;
   std::string path;
-  std::promise<ListingResult> promise;
-  std::shared_future<ListingResult> joined;
   {
     std::lock_guard<std::mutex> lock(m.mu);
     Result<const Impl::Node*> dir = m.ParentDir(ino);
     if (!dir.ok()) return dir.status();
     path = (*dir)->info.path;
-    auto cached = m.listings.find(path);
-    if (cached != m.listings.end() && m.Now() < cached->second.expiry) {
-      return cached->second.listing;
-    }
-    auto inflight = m.listing_fetches.find(path);
-    if (inflight != m.listing_fetches.end()) {
-      joined = inflight->second;
-    } else {
-      m.listing_fetches.emplace(path, promise.get_future().share());
-    }
   }
-  if (joined.valid()) return joined.get();
-  ListingResult fetched = m.FetchListing(path);
-  {
-    std::lock_guard<std::mutex> lock(m.mu);
-    if (fetched.ok() && m.options.listing_ttl_s > 0) {
-      m.listings[path] = {*fetched, m.Now() + Ttl(m.options.listing_ttl_s)};
-      m.PruneIfLarge();
-    }
-    m.listing_fetches.erase(path);
-  }
-  promise.set_value(fetched);
-  return fetched;
+  ListingResult listing = m.ListPath(path);
+  if (listing.ok() && m.prefetch_pool) m.QueueChildren(path, *listing);
+  return listing;
 }
 
 uint64_t Namespace::InodeFor(uint64_t parent, std::string_view name) {

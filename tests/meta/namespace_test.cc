@@ -349,3 +349,76 @@ TEST_CASE("attributes report how long they stay fresh") {
 
 }  // namespace
 }  // namespace strata
+
+namespace strata {
+namespace {
+
+// Waits (up to 10 s) until the store has served `n` listings.
+bool WaitForLists(const testing::FakeStore& store, int n) {
+  for (int i = 0; i < 1000 && store.lists() < n; ++i) std::this_thread::sleep_for(10ms);
+  return store.lists() >= n;
+}
+
+TEST_CASE("reading a directory fetches its subdirectories' listings ahead, one level") {
+  Fixture f;
+  for (int c = 0; c < 6; ++c) {
+    for (int i = 0; i < 3; ++i) {
+      f.store->Put("img/c" + std::to_string(c) + "/" + std::to_string(i) + ".jpg", "j");
+    }
+    f.store->Put("img/c" + std::to_string(c) + "/deeper/x", "x");
+  }
+  f.store->Put("img/labels.csv", "l");
+  NamespaceOptions opts;
+  opts.listing_prefetch = 2;
+  f.Start(opts);
+
+  // The root lists once and queues "img" (its only subdirectory).
+  CHECK(f.Names(kRootInode) == std::vector<std::string>{"img/"});
+  REQUIRE(WaitForLists(*f.store, 2));
+  std::this_thread::sleep_for(50ms);
+  CHECK(f.store->lists() == 2);  // one level: img's children are not listed yet
+  CHECK(f.ns->Stats().listing_prefetches == 1);
+
+  // Reading img is answered by the listing fetched ahead, and queues c0..c5.
+  NodeInfo img = f.MustLookup(kRootInode, "img");
+  CHECK(f.Names(img.ino).size() == 7);
+  REQUIRE(WaitForLists(*f.store, 2 + 6));
+  std::this_thread::sleep_for(50ms);
+  CHECK(f.store->lists() == 8);
+  CHECK(f.ns->Stats().listing_prefetches == 7);
+
+  // Walking the classes costs no further listing, and queues no deeper level
+  // than the one being walked (each class queues its own "deeper").
+  for (int c = 0; c < 6; ++c) {
+    NodeInfo cls = f.MustLookup(img.ino, "c" + std::to_string(c));
+    CHECK(f.Names(cls.ino) == std::vector<std::string>{"0.jpg", "1.jpg", "2.jpg", "deeper/"});
+  }
+  REQUIRE(WaitForLists(*f.store, 8 + 6));
+  // Reading a listing again does not queue its children twice.
+  f.Names(img.ino);
+  std::this_thread::sleep_for(50ms);
+  CHECK(f.store->lists() == 14);
+  CHECK(f.ns->Stats().listing_prefetches == 13);
+}
+
+TEST_CASE("listing prefetch is off with a listing TTL of 0, and unmount drops queued work") {
+  Fixture f;
+  for (int c = 0; c < 50; ++c) f.store->Put("d" + std::to_string(c) + "/x", "x");
+  NamespaceOptions opts;
+  opts.listing_prefetch = 1;
+  opts.listing_ttl_s = 0;
+  f.Start(opts);
+  CHECK(f.Names(kRootInode).size() == 50);
+  std::this_thread::sleep_for(50ms);
+  CHECK(f.store->lists() == 1);
+  CHECK(f.ns->Stats().listing_prefetches == 0);
+
+  opts.listing_ttl_s = 60;
+  f.Start(opts);
+  CHECK(f.Names(kRootInode).size() == 50);
+  f.ns.reset();  // returns without running the 50 queued listings
+  CHECK(f.store->lists() < 2 + 50);
+}
+
+}  // namespace
+}  // namespace strata
