@@ -27,6 +27,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "strata/namespace.h"
 #include "strata/reader.h"
@@ -74,6 +75,16 @@ using DirEntrySink = std::function<bool(const DirEntry& entry)>;
 // Called with an inode whose object changed (new ETag) after it was opened.
 using VersionChangeListener = std::function<void(uint64_t ino, const ObjectVersion& now)>;
 
+// What an open tells open listeners: the object version opened, the inode of
+// its directory, and a way to list that directory's files as object versions
+// (from the listing cache while fresh; call it only when needed).
+struct OpenEvent {
+  const ObjectVersion& version;
+  uint64_t dir_ino = 0;
+  std::function<std::vector<ObjectVersion>()> list_dir_files;
+};
+using OpenListener = std::function<void(const OpenEvent& event)>;
+
 class Vfs {
  public:
   Vfs(std::unique_ptr<Namespace> ns, std::shared_ptr<ReaderFactory> readers, std::string store_id,
@@ -85,6 +96,8 @@ class Vfs {
   // Listeners are added before the mount starts serving (not thread-safe
   // against concurrent operations).
   void AddVersionChangeListener(VersionChangeListener listener);
+  // Called on every successful open of a file, on the opening thread.
+  void AddOpenListener(OpenListener listener);
 
   Result<Entry> Lookup(uint64_t parent, std::string_view name);
   void Forget(uint64_t ino, uint64_t nlookup);
@@ -115,12 +128,14 @@ class Vfs {
   struct DirHandle;
   Entry MakeEntry(const NodeInfo& info) const;
   void NoteVersion(const NodeInfo& info, bool* keep_cache);
+  void NotifyOpen(const NodeInfo& info, const ObjectVersion& version);
 
   std::unique_ptr<Namespace> ns_;
   std::shared_ptr<ReaderFactory> readers_;
   std::string store_id_;
   VfsOptions options_;
   std::vector<VersionChangeListener> listeners_;
+  std::vector<OpenListener> open_listeners_;
   struct State;
   std::unique_ptr<State> state_;
 };

@@ -45,6 +45,22 @@ std::string RenderMetrics(const ReadPath& read_path) {
               "Disk copies skipped because the write-back backlog was full.",
               c.disk_writes_dropped);
   }
+  if (read_path.dir_prefetch) {
+    DirPrefetchStats d = read_path.dir_prefetch->Stats();
+    m.Counter("strata_dir_prefetch_dirs_warmed_total",
+              "Directories whose small files are fetched ahead.", d.dirs_warmed);
+    m.Counter("strata_dir_prefetch_files_fetched_total", "Small files fetched ahead.",
+              d.files_fetched);
+    m.Counter("strata_dir_prefetch_bytes_fetched_total", "Bytes of small files fetched ahead.",
+              d.bytes_fetched);
+    m.Counter("strata_dir_prefetch_files_used_total", "Files fetched ahead, then opened.",
+              d.files_used);
+    m.Counter("strata_dir_prefetch_files_wasted_total",
+              "Files fetched ahead and not opened in time.", d.files_wasted);
+    m.Counter("strata_dir_prefetch_fill_errors_total", "Failed fetches ahead.", d.fill_errors);
+    m.Gauge("strata_dir_prefetch_ahead_bytes", "Bytes fetched ahead and not opened yet.",
+            d.ahead_bytes);
+  }
   if (read_path.prefetch) {
     PrefetchStats p = read_path.prefetch->Stats();
     for (AccessPattern a :

@@ -80,6 +80,12 @@ Result<ReadPath> MakeReadPath(const Config& config, std::shared_ptr<ObjectStore>
   popts.small_file_threshold = config.small_file_threshold;
   path.prefetch = MakeCachedReaderFactory(path.cache, nullptr, popts, clock);
   path.readers = path.prefetch;
+  if (config.dir_prefetch > 0) {
+    DirPrefetchOptions dopts;
+    dopts.small_file_threshold = config.small_file_threshold;
+    dopts.budget_bytes = config.dir_prefetch;
+    path.dir_prefetch = std::make_shared<DirPrefetcher>(path.cache, dopts, clock);
+  }
   return path;
 }
 
@@ -108,6 +114,11 @@ Result<std::unique_ptr<MountContext>> BuildMountContext(const Config& config,
   vopts.attr_timeout_s = config.metadata_ttl;
   ctx->vfs = std::make_unique<Vfs>(std::make_unique<Namespace>(ctx->store, nopts, ctx->clock),
                                    ctx->read_path.readers, ctx->store->Id(), vopts);
+  if (std::shared_ptr<DirPrefetcher> dir_prefetch = ctx->read_path.dir_prefetch) {
+    ctx->vfs->AddOpenListener([dir_prefetch](const OpenEvent& e) {
+      dir_prefetch->NoteOpen(e.version, e.dir_ino, e.list_dir_files);
+    });
+  }
   if (std::shared_ptr<BlockCache> cache = ctx->read_path.cache) {
     // A new ETag seen by the namespace drops the old version's blocks at once
     // instead of leaving them to eviction.

@@ -13,6 +13,7 @@
 #include "strata/block_cache.h"
 #include "strata/clock.h"
 #include "strata/config.h"
+#include "strata/dir_prefetcher.h"
 #include "strata/object_store.h"
 #include "strata/prefetcher.h"
 #include "strata/reader.h"
@@ -25,6 +26,7 @@ struct ReadPath {
   std::shared_ptr<ReaderFactory> readers;
   std::shared_ptr<BlockCache> cache;              // null with --no-cache
   std::shared_ptr<CachedReaderFactory> prefetch;  // null with --no-cache; same object as readers
+  std::shared_ptr<DirPrefetcher> dir_prefetch;    // null with --no-cache or --dir-prefetch 0
 };
 
 struct MountContext {

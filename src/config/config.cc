@@ -149,6 +149,10 @@ const std::vector<KeySpec>& Specs() {
       {{"part_size", false, "readahead request size (default 8M)"}, SizeKey(&Config::part_size)},
       {{"small_file_threshold", false, "files below this are fetched whole (default 4M)"},
        SizeKey(&Config::small_file_threshold)},
+      {{"dir_prefetch", false,
+        "bytes of small files fetched ahead from directories read file by file (default 1G; 0: "
+        "off)"},
+       SizeKey(&Config::dir_prefetch)},
       {{"clone_fd", false, "one /dev/fuse fd per FUSE thread: true|false (default true)"},
        BoolKey(&Config::clone_fd)},
       {{"max_threads", false, "FUSE worker threads at most (default 64)"},

@@ -49,6 +49,8 @@ void Vfs::AddVersionChangeListener(VersionChangeListener listener) {
   listeners_.push_back(std::move(listener));
 }
 
+void Vfs::AddOpenListener(OpenListener listener) { open_listeners_.push_back(std::move(listener)); }
+
 Entry Vfs::MakeEntry(const NodeInfo& info) const {
   Entry e;
   struct stat& st = e.attr;
@@ -101,6 +103,27 @@ void Vfs::NoteVersion(const NodeInfo& info, bool* keep_cache) {
   if (!announce) return;
   ObjectVersion now{store_id_, info.key, info.etag, info.size};
   for (const auto& listener : listeners_) listener(info.ino, now);
+}
+
+void Vfs::NotifyOpen(const NodeInfo& info, const ObjectVersion& version) {
+  const uint64_t dir = ns_->ParentInode(info.ino);
+  // The directory's key prefix: the file's key without its own name.
+  const size_t slash = info.path.rfind('/');
+  const size_t name_len =
+      slash == std::string::npos ? info.path.size() : info.path.size() - slash - 1;
+  if (name_len > info.key.size()) return;
+  const std::string dir_key = info.key.substr(0, info.key.size() - name_len);
+  OpenEvent event{version, dir, [this, dir, dir_key] {
+                    std::vector<ObjectVersion> files;
+                    Result<std::shared_ptr<const Listing>> listing = ns_->ReadDir(dir);
+                    if (!listing.ok()) return files;
+                    for (const ListingEntry& e : (*listing)->entries) {
+                      if (e.type != NodeType::kFile) continue;
+                      files.push_back(ObjectVersion{store_id_, dir_key + e.name, e.etag, e.size});
+                    }
+                    return files;
+                  }};
+  for (const auto& listener : open_listeners_) listener(event);
 }
 
 Result<Entry> Vfs::Lookup(uint64_t parent, std::string_view name) {
@@ -194,8 +217,9 @@ Result<OpenResult> Vfs::Open(uint64_t ino, int flags) {
   handle->ino = ino;
   handle->version = ObjectVersion{store_id_, info->key, info->etag, info->size};
   handle->reader = readers_->Open(ino, handle->version);
-  out.fh = state_->next_fh++;
+  if (!open_listeners_.empty()) NotifyOpen(*info, handle->version);
   std::lock_guard<std::mutex> lock(state_->mu);
+  out.fh = state_->next_fh++;
   state_->files.emplace(out.fh, std::move(handle));
   return out;
 }
