@@ -48,6 +48,11 @@ struct BlockCacheOptions {
 // store; returns bytes written (short only at the end of the object).
 using RangeFetcher = std::function<Result<size_t>(const ObjectVersion& version, uint64_t offset,
                                                   std::span<char> dst)>;
+// The same into consecutive buffers filled in order as if they were one (a
+// scatter read, ObjectStore::GetRangeInto): the cache hands its page buffers
+// over and the bytes land there with no staging buffer and no copy.
+using ScatterFetcher = std::function<Result<size_t>(const ObjectVersion& version, uint64_t offset,
+                                                    std::span<const std::span<char>> dst)>;
 
 struct TierStats {
   uint64_t hits = 0;    // pages served
@@ -82,6 +87,10 @@ class BlockCache {
   static Result<std::unique_ptr<BlockCache>> Open(const BlockCacheOptions& options,
                                                   std::shared_ptr<Clock> clock,
                                                   RangeFetcher fetcher);
+  // The same with a scatter fetcher (what a mount uses).
+  static Result<std::unique_ptr<BlockCache>> Open(const BlockCacheOptions& options,
+                                                  std::shared_ptr<Clock> clock,
+                                                  ScatterFetcher fetcher);
 
   // Copies [offset, offset + dst.size()) of `version` into dst, clamped to the
   // object size; fetches only the missing pages. Returns bytes copied.

@@ -34,7 +34,7 @@ struct Config {
   std::string addressing = "auto";  // auto | path | virtual
   bool no_sign_request = false;
   int max_connections = 64;
-  int listing_prefetch = 4;  // subdirectory listings fetched ahead at once; 0: off
+  int listing_prefetch = 0;  // subdirectory listings fetched ahead at once; 0: off
 
   // Daemon.
   bool foreground = false;

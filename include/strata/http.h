@@ -36,13 +36,17 @@ struct HttpRequest {
   // larger than the buffer fails the request. Non-2xx bodies (error XML)
   // always go to HttpResponse::body.
   std::span<char> body_sink;
+  // The same, scattered: when non-empty (and body_sink is empty), a 2xx body
+  // fills these buffers in order as if they were one. The caller keeps the
+  // list and the buffers alive until Send() returns.
+  std::span<const std::span<char>> body_sinks;
 };
 
 struct HttpResponse {
   long status = 0;
   std::map<std::string, std::string> headers;  // names lower-cased; last value wins
   std::string body;                            // when no sink was used
-  size_t sink_bytes = 0;                       // bytes written to HttpRequest::body_sink
+  size_t sink_bytes = 0;                       // bytes written to body_sink(s)
 
   // The header's value, or "" when absent. `name` must be lower-case.
   const std::string& Header(const std::string& name) const;

@@ -10,6 +10,7 @@
 // backend must allow many requests in flight.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -42,8 +43,8 @@ struct ObjectVersion {
 
 struct ListRequest {
   std::string prefix;
-  std::string delimiter = "/";      // empty: a flat recursive listing
-  std::string continuation_token;   // empty: the first page
+  std::string delimiter = "/";     // empty: a flat recursive listing
+  std::string continuation_token;  // empty: the first page
   int max_keys = 1000;
 };
 
@@ -69,8 +70,29 @@ class ObjectStore {
   // only at the end of the object. If `etag` is non-empty, the request is
   // conditional (If-Match) and the backend also checks the ETag of the
   // response: a different object version gives Stale, never mixed bytes.
-  virtual Result<size_t> GetRange(const std::string& key, const std::string& etag,
-                                  uint64_t offset, std::span<char> dst) = 0;
+  virtual Result<size_t> GetRange(const std::string& key, const std::string& etag, uint64_t offset,
+                                  std::span<char> dst) = 0;
+
+  // GetRange into consecutive buffers, filled in order as if they were one (a
+  // scatter read), so a cache can fetch straight into its page buffers. This
+  // default goes through one temporary buffer; stores that can do better
+  // (S3: libcurl writes each chunk where it belongs) override it.
+  virtual Result<size_t> GetRangeInto(const std::string& key, const std::string& etag,
+                                      uint64_t offset, std::span<const std::span<char>> dsts) {
+    size_t length = 0;
+    for (auto d : dsts) length += d.size();
+    std::vector<char> buffer(length);
+    Result<size_t> got = GetRange(key, etag, offset, buffer);
+    if (!got.ok()) return got;
+    size_t at = 0;
+    for (auto d : dsts) {
+      if (at >= *got) break;
+      const size_t k = std::min(d.size(), *got - at);
+      std::copy_n(buffer.data() + at, k, d.data());
+      at += k;
+    }
+    return got;
+  }
 
   // One page of a listing.
   virtual Result<ListPage> List(const ListRequest& request) = 0;

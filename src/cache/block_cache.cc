@@ -13,12 +13,20 @@ Result<std::unique_ptr<BlockCache>> BlockCache::Open(const BlockCacheOptions& op
   return std::unique_ptr<BlockCache>(std::move(cache).value());
 }
 
+Result<std::unique_ptr<BlockCache>> BlockCache::Open(const BlockCacheOptions& options,
+                                                     std::shared_ptr<Clock> clock,
+                                                     ScatterFetcher fetcher) {
+  auto cache = cache::BlockCacheImpl::Create(options, std::move(clock), std::move(fetcher));
+  if (!cache.ok()) return cache.status();
+  return std::unique_ptr<BlockCache>(std::move(cache).value());
+}
+
 }  // namespace strata
 
 namespace strata::cache {
 
 BlockCacheImpl::BlockCacheImpl(const BlockCacheOptions& options, std::shared_ptr<Clock> clock,
-                               RangeFetcher fetcher)
+                               ScatterFetcher fetcher)
     : options_(options), clock_(std::move(clock)), fetcher_(std::move(fetcher)) {}
 
 BlockCacheImpl::~BlockCacheImpl() = default;
@@ -26,6 +34,30 @@ BlockCacheImpl::~BlockCacheImpl() = default;
 Result<std::unique_ptr<BlockCacheImpl>> BlockCacheImpl::Create(const BlockCacheOptions& options,
                                                                std::shared_ptr<Clock> clock,
                                                                RangeFetcher fetcher,
+                                                               CacheInternals internals) {
+  if (!fetcher) return Status::InvalidArgument("block cache needs a range fetcher");
+  ScatterFetcher scatter = [fetcher = std::move(fetcher)](const ObjectVersion& v, uint64_t offset,
+                                                          std::span<const std::span<char>> dsts) {
+    size_t length = 0;
+    for (auto d : dsts) length += d.size();
+    std::unique_ptr<char[]> buffer(new char[length]);
+    Result<size_t> got = fetcher(v, offset, std::span<char>(buffer.get(), length));
+    if (!got.ok()) return got;
+    size_t at = 0;
+    for (auto d : dsts) {
+      if (at >= *got) break;
+      const size_t k = std::min(d.size(), *got - at);
+      std::memcpy(d.data(), buffer.get() + at, k);
+      at += k;
+    }
+    return got;
+  };
+  return Create(options, std::move(clock), std::move(scatter), std::move(internals));
+}
+
+Result<std::unique_ptr<BlockCacheImpl>> BlockCacheImpl::Create(const BlockCacheOptions& options,
+                                                               std::shared_ptr<Clock> clock,
+                                                               ScatterFetcher fetcher,
                                                                CacheInternals internals) {
   if (options.page_size == 0 || options.block_size == 0 ||
       options.block_size % options.page_size != 0) {
@@ -266,8 +298,17 @@ void BlockCacheImpl::RunFlight(const ObjectVersion& v, Flight& flight) {
 
   fills_in_flight_.fetch_add(1, std::memory_order_relaxed);
   fetches_.fetch_add(1, std::memory_order_relaxed);
-  std::unique_ptr<char[]> buffer(new char[length]);
-  auto got = fetcher_(v, offset, std::span<char>(buffer.get(), length));
+  // The bytes land straight in the page buffers (recycled arena slots).
+  std::vector<std::shared_ptr<Page>> fresh;
+  std::vector<std::span<char>> spans;
+  fresh.reserve(flight.pages.size());
+  spans.reserve(flight.pages.size());
+  for (size_t k = 0; k < flight.pages.size(); ++k) {
+    fresh.push_back(
+        std::make_shared<Page>(arena_, geometry_.PageLength(flight.first_page + k, v.size)));
+    spans.emplace_back(fresh.back()->data(), fresh.back()->size());
+  }
+  auto got = fetcher_(v, offset, spans);
   fills_in_flight_.fetch_sub(1, std::memory_order_relaxed);
   if (!got.ok()) {
     flight.status = got.status();
@@ -283,8 +324,7 @@ void BlockCacheImpl::RunFlight(const ObjectVersion& v, Flight& flight) {
   std::vector<std::pair<uint32_t, PageData>> block_pages;
   for (size_t k = 0; k < flight.pages.size(); ++k) {
     uint64_t p = flight.first_page + k;
-    auto page = std::make_shared<Page>(arena_, geometry_.PageLength(p, v.size));
-    std::memcpy(page->data(), buffer.get() + (p * page_size - offset), page->size());
+    PageData page = std::move(fresh[k]);
     flight.pages[k] = page;
     block_pages.emplace_back(static_cast<uint32_t>(p % ppb), std::move(page));
     if (p % ppb == ppb - 1 || p == last) {

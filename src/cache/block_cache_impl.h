@@ -43,6 +43,11 @@ class BlockCacheImpl final : public BlockCache {
  public:
   static Result<std::unique_ptr<BlockCacheImpl>> Create(const BlockCacheOptions& options,
                                                         std::shared_ptr<Clock> clock,
+                                                        ScatterFetcher fetcher,
+                                                        CacheInternals internals = {});
+  // A contiguous fetcher goes through one staging buffer per fetch (tests).
+  static Result<std::unique_ptr<BlockCacheImpl>> Create(const BlockCacheOptions& options,
+                                                        std::shared_ptr<Clock> clock,
                                                         RangeFetcher fetcher,
                                                         CacheInternals internals = {});
   ~BlockCacheImpl() override;
@@ -87,7 +92,7 @@ class BlockCacheImpl final : public BlockCache {
   using PageSink = std::function<void(uint64_t page, const Page& data)>;
 
   BlockCacheImpl(const BlockCacheOptions& options, std::shared_ptr<Clock> clock,
-                 RangeFetcher fetcher);
+                 ScatterFetcher fetcher);
   Status Access(const ObjectVersion& v, VersionHash h, uint64_t offset, uint64_t end,
                 InsertKind kind, const PageSink& sink);
   // Looks pages up in memory, then on disk (promoting them); returns the
@@ -107,7 +112,7 @@ class BlockCacheImpl final : public BlockCache {
 
   const BlockCacheOptions options_;
   const std::shared_ptr<Clock> clock_;
-  const RangeFetcher fetcher_;
+  const ScatterFetcher fetcher_;
   Geometry geometry_;
   std::shared_ptr<PageArena> arena_;  // buffers of every page this cache creates
   PutTokens tokens_;

@@ -67,8 +67,9 @@ Result<ReadPath> MakeReadPath(const Config& config, std::shared_ptr<ObjectStore>
   copts.disk_free_floor_bytes = config.cache_free_floor;
   copts.eviction = config.eviction;
   copts.predicted_bytes = config.prefetch_memory;
-  RangeFetcher fetcher = [store](const ObjectVersion& v, uint64_t offset, std::span<char> dst) {
-    return store->GetRange(v.key, v.etag, offset, dst);
+  ScatterFetcher fetcher = [store](const ObjectVersion& v, uint64_t offset,
+                                   std::span<const std::span<char>> dst) {
+    return store->GetRangeInto(v.key, v.etag, offset, dst);
   };
   Result<std::unique_ptr<BlockCache>> cache = BlockCache::Open(copts, clock, std::move(fetcher));
   if (!cache.ok()) return cache.status();

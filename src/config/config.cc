@@ -118,7 +118,7 @@ const std::vector<KeySpec>& Specs() {
       {{"max_connections", false, "concurrent connections to the store (default 64)"},
        IntKey(&Config::max_connections, 1, 4096)},
       {{"listing_prefetch", false,
-        "subdirectory listings fetched ahead in parallel when a directory is read (default 4; 0: "
+        "subdirectory listings fetched ahead in parallel when a directory is read (default 0: "
         "off)"},
        IntKey(&Config::listing_prefetch, 0, 64)},
       {{"foreground", true, "stay in the foreground"}, BoolKey(&Config::foreground)},

@@ -56,6 +56,8 @@ struct Transfer {
   HttpResponse* response = nullptr;
   size_t max_body = 0;
   bool sink_overflow = false;
+  size_t sink_part = 0;  // body_sinks: the buffer being filled, and how far
+  size_t sink_part_used = 0;
   bool body_overflow = false;
   size_t upload_offset = 0;  // how much of request->body has been sent
   // No-progress watchdog: the last time a byte moved either way.
@@ -65,7 +67,8 @@ struct Transfer {
   bool stalled = false;
 
   bool UseSink() const {
-    return !request->body_sink.empty() && response->status >= 200 && response->status < 300;
+    return (!request->body_sink.empty() || !request->body_sinks.empty()) &&
+           response->status >= 200 && response->status < 300;
   }
 };
 
@@ -96,6 +99,27 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
 size_t OnBody(char* data, size_t size, size_t count, void* user) {
   auto* t = static_cast<Transfer*>(user);
   const size_t n = size * count;
+  if (t->UseSink() && t->request->body_sink.empty()) {
+    const auto& sinks = t->request->body_sinks;
+    size_t done = 0;
+    while (done < n) {
+      while (t->sink_part < sinks.size() && t->sink_part_used == sinks[t->sink_part].size()) {
+        ++t->sink_part;
+        t->sink_part_used = 0;
+      }
+      if (t->sink_part == sinks.size()) {
+        t->sink_overflow = true;
+        return 0;  // aborts the transfer with CURLE_WRITE_ERROR
+      }
+      std::span<char> part = sinks[t->sink_part];
+      const size_t k = std::min(n - done, part.size() - t->sink_part_used);
+      std::memcpy(part.data() + t->sink_part_used, data + done, k);
+      t->sink_part_used += k;
+      done += k;
+    }
+    t->response->sink_bytes += n;
+    return n;
+  }
   if (t->UseSink()) {
     std::span<char> sink = t->request->body_sink;
     size_t& used = t->response->sink_bytes;
@@ -323,7 +347,7 @@ class CurlHttpClient : public HttpClient {
     if (transfer.sink_overflow) {
       return Status::InvalidArgument(request.method + " " + request.url + ": HTTP " +
                                      std::to_string(response.status) + " body is larger than the " +
-                                     std::to_string(request.body_sink.size()) + "-byte buffer");
+                                     std::to_string(SinkCapacity(request)) + "-byte buffer");
     }
     if (transfer.stalled) {
       return Status::Timeout(request.method + " " + request.url + ": no data moved for " +
@@ -336,6 +360,13 @@ class CurlHttpClient : public HttpClient {
     if (rc != CURLE_OK) return TransportStatus(rc, request, errbuf.data());
     STRATA_RETURN_IF_ERROR(CheckLength(request, response));
     return std::move(response);
+  }
+
+  static size_t SinkCapacity(const HttpRequest& request) {
+    if (!request.body_sink.empty()) return request.body_sink.size();
+    size_t n = 0;
+    for (auto s : request.body_sinks) n += s.size();
+    return n;
   }
 
   // libcurl reports a connection closed before Content-Length as

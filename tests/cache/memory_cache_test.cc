@@ -257,7 +257,10 @@ TEST_CASE("Open rejects bad geometry and unknown policies") {
   CHECK(BlockCache::Open(o, SystemClock(), f.AsFetcher()).status().code() ==
         Code::kInvalidArgument);
   o = BlockCacheOptions{};
-  CHECK(BlockCache::Open(o, SystemClock(), nullptr).status().code() == Code::kInvalidArgument);
+  CHECK(BlockCache::Open(o, SystemClock(), RangeFetcher()).status().code() ==
+        Code::kInvalidArgument);
+  CHECK(BlockCache::Open(o, SystemClock(), ScatterFetcher()).status().code() ==
+        Code::kInvalidArgument);
 }
 
 }  // namespace

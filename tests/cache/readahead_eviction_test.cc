@@ -111,7 +111,12 @@ std::vector<double> PrefetchedEpochs(const std::string& eviction, uint64_t windo
     CHECK(rig.cache->Stats().memory.used_bytes <= memory);
   }
   INFO("readahead evicted before read " << rig.factory->Stats().readahead_evicted);
-  CHECK(rig.factory->Stats().readahead_evicted == 0);
+  // A part counts as evicted when a reader finds it landed but not all
+  // resident. Timing decides how a window's parts spread over the memory
+  // tier's shards (each protects at most half of itself), so a few reads of
+  // the 4,096 can count one (up to 4 seen on a loaded 2-core machine).
+  // Systematic loss shows as hundreds.
+  CHECK(rig.factory->Stats().readahead_evicted <= 16);
   return ratios;
 }
 

@@ -9,10 +9,12 @@ import hashlib
 import os
 import random
 import subprocess
+import threading
 import time
 import unittest
 from pathlib import Path
 
+from harness import strata_daemon_pids
 from proxied import ProxiedTestCase, metric, read_metrics
 
 BUCKET = "prefetch"
@@ -23,6 +25,13 @@ MID_SIZE = 20 << 20
 SMALL_COUNT = 100
 SMALL_SIZE = 100 << 10
 PAGE = 64 << 10
+# (e) 64 concurrent sequential readers over 8 objects of 32 MiB (8 streams per object at
+# different offsets), with a 64 MiB memory tier and a 128 MiB readahead budget: the issue's
+# bound on the daemon's RSS is memory tier + budget + 128 MiB.
+STREAM_OBJECTS = 8
+STREAM_SIZE = 32 << 20
+READERS = 64
+MEMORY_MIB, BUDGET_MIB = 64, 128
 
 # (a) 64 MiB in 8 MiB parts is 8 GETs; a young window is cut into smaller parts, and how fast
 # it grows depends on whether parts land before dd reaches them, so 18-22 GETs were seen here
@@ -47,7 +56,9 @@ class PrefetchTest(ProxiedTestCase):
         cls.mid = body(MID, MID_SIZE)
         cls.small = {f"small/img_{i:03d}.jpg": body(f"s{i}", SMALL_SIZE)
                      for i in range(SMALL_COUNT)}
-        cls.srv.put_objects(BUCKET, {BIG: cls.big, MID: cls.mid, **cls.small})
+        cls.streams = {f"streams/s{i}.bin": body(f"st{i}", STREAM_SIZE)
+                       for i in range(STREAM_OBJECTS)}
+        cls.srv.put_objects(BUCKET, {BIG: cls.big, MID: cls.mid, **cls.small, **cls.streams})
 
     def fresh_mount(self, extra=()) -> tuple[Path, Path]:
         n = len(list(self.work.glob("*.prom")))
@@ -183,6 +194,60 @@ class PrefetchTest(ProxiedTestCase):
         self.assertGreater(s["faults"]["truncated"], 0, "no body was cut")
         # Once the faults stop, everything reads right (no short block was cached).
         self.assertEqual(self.read_checked(mp / MID, self.mid), (MID_SIZE >> 20, 0))
+
+    def test_e_memory_bound_64_readers(self):
+        mp, m = self.fresh_mount(["--memory-size", f"{MEMORY_MIB}M",
+                                  "--prefetch-memory", f"{BUDGET_MIB}M"])
+        pids = strata_daemon_pids(mp)
+        self.assertEqual(len(pids), 1, f"daemon of {mp}: {pids}")
+        status = Path(f"/proc/{pids[0]}/status")
+
+        def rss_kib() -> int:
+            for line in status.read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+            return 0
+
+        names = sorted(self.streams)
+        errors: list[str] = []
+        peak = rss_kib()
+
+        def reader(i: int) -> None:
+            name = names[i % STREAM_OBJECTS]
+            data = self.streams[name]
+            start = (i // STREAM_OBJECTS) * (STREAM_SIZE // (READERS // STREAM_OBJECTS))
+            try:
+                with open(mp / name, "rb", buffering=0) as f:
+                    for k in range(STREAM_SIZE >> 20):
+                        off = (start + (k << 20)) % STREAM_SIZE
+                        f.seek(off)
+                        if f.read(1 << 20) != data[off:off + (1 << 20)]:
+                            errors.append(f"{name} at {off}: wrong bytes")
+                            return
+            except OSError as e:
+                errors.append(f"{name}: {e}")
+
+        threads = [threading.Thread(target=reader, args=(i,)) for i in range(READERS)]
+        t0 = time.monotonic()
+        for t in threads:
+            t.start()
+        while any(t.is_alive() for t in threads):
+            peak = max(peak, rss_kib())
+            time.sleep(0.02)
+        for t in threads:
+            t.join()
+        elapsed = time.monotonic() - t0
+        time.sleep(1.2)  # one more metrics write
+        metrics = read_metrics(m)
+        s = self.proxy.stats()
+        self.unmount(mp)
+        limit_kib = (MEMORY_MIB + BUDGET_MIB + 128) << 10
+        print(f"  {READERS} readers, {READERS * STREAM_SIZE >> 20} MiB in {elapsed:.1f}s: "
+              f"peak RSS {peak >> 10} MiB (bound {limit_kib >> 10} MiB), budget denials "
+              f"{metric(metrics, 'strata_prefetch_budget_denials_total')}; "
+              f"{self.proxy.summary(s)}")
+        self.assertEqual(errors, [])
+        self.assertLessEqual(peak, limit_kib, "daemon RSS above memory tier + budget + 128 MiB")
 
 
 if __name__ == "__main__":

@@ -225,6 +225,31 @@ TEST_CASE("HTTP: bodies go straight into the caller's span") {
   CHECK(r.status().code() == Code::kInvalidArgument);
 }
 
+TEST_CASE("HTTP: a 2xx body can be scattered over several buffers, in order") {
+  ScriptedServer server([](const Received& r) {
+    if (r.head.find("/big") != std::string::npos) return Reply{Response(200, "0123456789")};
+    return Reply{Response(200, "abcdefgh")};
+  });
+  auto client = MakeCurlHttpClient(FastOptions());
+  std::vector<char> a(3), b(0), c(5, 'x');
+  const std::span<char> parts[] = {a, b, c};
+  HttpRequest request;
+  request.url = server.Url("/obj");
+  request.body_sinks = parts;
+  Result<HttpResponse> r = client->Send(request);
+  REQUIRE(r.ok());
+  CHECK(r->status == 200);
+  CHECK(r->sink_bytes == 8);
+  CHECK(r->body.empty());
+  CHECK(std::string(a.begin(), a.end()) == "abc");
+  CHECK(std::string(c.begin(), c.end()) == "defgh");
+  // More than all the buffers hold fails instead of overrunning the last.
+  request.url = server.Url("/big");
+  r = client->Send(request);
+  CHECK(r.status().code() == Code::kInvalidArgument);
+  CHECK(r.status().message().find("8-byte buffer") != std::string::npos);
+}
+
 TEST_CASE("HTTP: a body shorter than Content-Length is a retryable IoError") {
   ScriptedServer server([](const Received&) {
     return Reply{"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + std::string(50, 'a'), true};

@@ -50,8 +50,19 @@ Step Partial(std::string data, std::string etag, uint64_t start, uint64_t total)
     r.headers["content-range"] = "bytes " + std::to_string(start) + "-" +
                                  std::to_string(start + data.size() - 1) + "/" +
                                  std::to_string(total);
-    REQUIRE(data.size() <= request.body_sink.size());
-    std::memcpy(request.body_sink.data(), data.data(), data.size());
+    if (request.body_sink.empty()) {
+      // Scattered: fill the buffers in order.
+      size_t at = 0;
+      for (auto part : request.body_sinks) {
+        const size_t k = std::min(part.size(), data.size() - at);
+        std::memcpy(part.data(), data.data() + at, k);
+        at += k;
+      }
+      REQUIRE(at == data.size());
+    } else {
+      REQUIRE(data.size() <= request.body_sink.size());
+      std::memcpy(request.body_sink.data(), data.data(), data.size());
+    }
     r.sink_bytes = data.size();
     return r;
   };
@@ -173,6 +184,23 @@ TEST_CASE("S3 store: ranged GET sends Range and If-Match and fills the span") {
   CHECK(HeaderOf(r, "If-Match") == "\"v1\"");
   CHECK(r.body_sink.data() == buffer.data());
   CHECK(HeaderOf(r, "Authorization").find("if-match;range") != std::string::npos);
+}
+
+TEST_CASE("S3 store: a scattered ranged GET asks for the whole range and fills every buffer") {
+  Fixture f;
+  f.http->steps.push_back(Partial("hello world", "v1", 100, 1000));
+  std::vector<char> a(4), b(7);
+  const std::span<char> parts[] = {a, b};
+  Result<size_t> n = f.store->GetRangeInto("k", "v1", 100, parts);
+  REQUIRE(n.ok());
+  CHECK(*n == 11);
+  CHECK(std::string(a.data(), 4) == "hell");
+  CHECK(std::string(b.data(), 7) == "o world");
+  const HttpRequest& r = f.http->requests[0];
+  CHECK(HeaderOf(r, "Range") == "bytes=100-110");
+  CHECK(HeaderOf(r, "If-Match") == "\"v1\"");
+  CHECK(r.body_sink.empty());
+  CHECK(r.body_sinks.size() == 2);
 }
 
 TEST_CASE("S3 store: a short read at the end of the object") {

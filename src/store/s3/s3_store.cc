@@ -63,15 +63,27 @@ class S3Store : public ObjectStore {
 
   Result<size_t> GetRange(const std::string& key, const std::string& etag, uint64_t offset,
                           std::span<char> dst) override {
-    if (dst.empty()) return size_t{0};
+    const std::span<char> one[1] = {dst};
+    return GetRangeInto(key, etag, offset, one);
+  }
+
+  Result<size_t> GetRangeInto(const std::string& key, const std::string& etag, uint64_t offset,
+                              std::span<const std::span<char>> dsts) override {
+    uint64_t length = 0;
+    for (auto d : dsts) length += d.size();
+    if (length == 0) return size_t{0};
     const std::string expected = StripEtag(etag);
     Call call;
     call.method = "GET";
     call.path = target_.ObjectPath(key);
     call.headers.emplace_back(
-        "Range", "bytes=" + std::to_string(offset) + "-" + std::to_string(offset + dst.size() - 1));
+        "Range", "bytes=" + std::to_string(offset) + "-" + std::to_string(offset + length - 1));
     if (!expected.empty()) call.headers.emplace_back("If-Match", "\"" + expected + "\"");
-    call.sink = dst;
+    if (dsts.size() == 1) {
+      call.sink = dsts[0];
+    } else {
+      call.sinks = dsts;
+    }
     Result<HttpResponse> r = Execute(call);
     if (!r.ok()) return r.status();
     if (r->status == 416) return size_t{0};  // the range starts at or past the end
@@ -148,6 +160,7 @@ class S3Store : public ObjectStore {
     sigv4::Pairs query;
     sigv4::Pairs headers;
     std::span<char> sink;
+    std::span<const std::span<char>> sinks;  // scattered, when sink is empty
   };
 
   // One logical request: signed afresh for every attempt (the date moves,
@@ -178,6 +191,7 @@ class S3Store : public ObjectStore {
     const std::string query = sigv4::CanonicalQueryString(call.query);
     request.url = target_.base_url + call.path + (query.empty() ? "" : "?" + query);
     request.body_sink = call.sink;
+    request.body_sinks = call.sinks;
     request.headers = call.headers;
     request.headers.emplace_back("Host", target_.host_header);
     request.headers.emplace_back("x-amz-content-sha256", std::string(sigv4::kEmptyPayloadHash));
