@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cstring>
+#include <new>
 
 #include "cache/block_cache_impl.h"
 
@@ -303,10 +304,18 @@ void BlockCacheImpl::RunFlight(const ObjectVersion& v, Flight& flight) {
   std::vector<std::span<char>> spans;
   fresh.reserve(flight.pages.size());
   spans.reserve(flight.pages.size());
-  for (size_t k = 0; k < flight.pages.size(); ++k) {
-    fresh.push_back(
-        std::make_shared<Page>(arena_, geometry_.PageLength(flight.first_page + k, v.size)));
-    spans.emplace_back(fresh.back()->data(), fresh.back()->size());
+  try {
+    for (size_t k = 0; k < flight.pages.size(); ++k) {
+      fresh.push_back(
+          std::make_shared<Page>(arena_, geometry_.PageLength(flight.first_page + k, v.size)));
+      spans.emplace_back(fresh.back()->data(), fresh.back()->size());
+    }
+  } catch (const std::bad_alloc&) {
+    // Fail this fetch (its waiters see the status) instead of unwinding past them.
+    fills_in_flight_.fetch_sub(1, std::memory_order_relaxed);
+    flight.status =
+        Status::IoError("out of memory for " + std::to_string(length) + " bytes of cache pages");
+    return;
   }
   auto got = fetcher_(v, offset, spans);
   fills_in_flight_.fetch_sub(1, std::memory_order_relaxed);

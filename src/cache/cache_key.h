@@ -24,13 +24,15 @@ namespace strata::cache {
 // One page of object bytes: written once by its creator, then published as
 // PageData and never changed; shared between tiers, fills and write-back.
 // Uninitialised on allocation: every byte is overwritten before publication.
-// Its buffer is a slot of the cache's PageArena (recycled, already mapped),
-// or from the heap when there is no arena or the page is larger than a slot.
+// A full page's buffer is a slot of the cache's PageArena (recycled, already
+// mapped). A short page (the tail of an object: most of a small file) comes
+// from the heap, so that what the tiers count (size()) is what it occupies: a
+// 4 KiB file must not pin a 64 KiB slot.
 class Page {
  public:
   explicit Page(size_t size) : Page(nullptr, size) {}
   Page(std::shared_ptr<PageArena> arena, size_t size) : size_(size) {
-    if (arena && size <= arena->slot_bytes()) {
+    if (arena && size == arena->slot_bytes()) {
       data_ = arena->Allocate();
       arena_ = std::move(arena);
     } else {

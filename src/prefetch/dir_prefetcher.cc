@@ -17,6 +17,10 @@ using SteadyTime = std::chrono::steady_clock::time_point;
 
 std::string FileId(const ObjectVersion& v) { return v.key + '\0' + v.etag; }
 
+// Files waiting to be fetched ahead, all directories together: a bound on the
+// queue's memory when many large directories warm at once.
+constexpr size_t kMaxQueued = 65536;
+
 }  // namespace
 
 struct DirPrefetcher::Impl {
@@ -111,6 +115,7 @@ DirPrefetcher::DirPrefetcher(std::shared_ptr<BlockCache> cache, DirPrefetchOptio
   impl_->options = options;
   impl_->options.threads = std::max<uint32_t>(1, impl_->options.threads);
   impl_->options.trigger_files = std::max<uint32_t>(1, impl_->options.trigger_files);
+  impl_->options.max_dirs = std::max<uint32_t>(1, impl_->options.max_dirs);
   impl_->clock = clock ? std::move(clock) : SystemClock();
   impl_->pool = std::make_unique<ThreadPool>(impl_->options.threads);
 }
@@ -166,6 +171,7 @@ void DirPrefetcher::NoteOpen(const ObjectVersion& file, uint64_t dir, const DirL
   for (ObjectVersion& f : files) {
     if (f.size == 0 || f.size > m.options.small_file_threshold) continue;
     if (std::find(opened.begin(), opened.end(), f.key) != opened.end()) continue;
+    if (m.queue.size() >= kMaxQueued) break;  // the rest cost their own GET when opened
     m.queue.push_back(std::move(f));
     m.stats.files_queued++;
   }

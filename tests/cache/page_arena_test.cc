@@ -39,12 +39,14 @@ TEST_CASE("PageArena hands out distinct, writable slots and reuses freed ones") 
   CHECK(arena.mapped_bytes() == 2 * (2u << 20));
 }
 
-TEST_CASE("Slot sizes round up to 4 KiB; pages larger than a slot use the heap") {
+TEST_CASE("Slot sizes round up to 4 KiB; only full pages take a slot") {
   auto arena = std::make_shared<PageArena>(5000, 1u << 20);
   CHECK(arena->slot_bytes() == 8192);
   {
-    Page small(arena, 5000);
+    Page full(arena, 8192);
+    Page small(arena, 5000);  // an object's short tail: the heap, not a whole slot
     Page big(arena, 10000);
+    std::memset(full.data(), 3, full.size());
     std::memset(small.data(), 1, small.size());
     std::memset(big.data(), 2, big.size());
     CHECK(arena->used_bytes() == 8192);
@@ -63,7 +65,7 @@ TEST_CASE("Pages keep their arena alive and threads share it safely") {
     for (int t = 0; t < 4; ++t) {
       threads.emplace_back([&, t] {
         for (int i = 0; i < 2000; ++i) {
-          auto p = std::make_shared<Page>(arena, 4096);
+          auto p = std::make_shared<Page>(arena, 4096);  // full pages of a 4 KiB slot
           std::memset(p->data(), t, 4096);
           if (i % 100 == 0) per[t].push_back(p);  // the rest is freed at once
         }
