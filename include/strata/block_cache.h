@@ -53,6 +53,9 @@ using RangeFetcher = std::function<Result<size_t>(const ObjectVersion& version, 
 // over and the bytes land there with no staging buffer and no copy.
 using ScatterFetcher = std::function<Result<size_t>(const ObjectVersion& version, uint64_t offset,
                                                     std::span<const std::span<char>> dst)>;
+// A contiguous fetcher as a scatter one, through one staging buffer per fetch
+// (tests and simple stores). Null stays null.
+ScatterFetcher AsScatter(RangeFetcher fetcher);
 
 struct TierStats {
   uint64_t hits = 0;    // pages served

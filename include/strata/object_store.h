@@ -54,6 +54,20 @@ struct ListPage {
   std::string next_continuation_token;       // empty when this is the last page
 };
 
+// Copies src into consecutive buffers in order, as far as they reach; returns
+// the bytes copied. The gather side of every scatter read that goes through
+// one staging buffer.
+inline size_t ScatterCopy(std::span<const char> src, std::span<const std::span<char>> dsts) {
+  size_t at = 0;
+  for (auto d : dsts) {
+    if (at >= src.size()) break;
+    const size_t k = std::min(d.size(), src.size() - at);
+    std::copy_n(src.data() + at, k, d.data());
+    at += k;
+  }
+  return at;
+}
+
 class ObjectStore {
  public:
   virtual ~ObjectStore() = default;
@@ -83,14 +97,7 @@ class ObjectStore {
     for (auto d : dsts) length += d.size();
     std::vector<char> buffer(length);
     Result<size_t> got = GetRange(key, etag, offset, buffer);
-    if (!got.ok()) return got;
-    size_t at = 0;
-    for (auto d : dsts) {
-      if (at >= *got) break;
-      const size_t k = std::min(d.size(), *got - at);
-      std::copy_n(buffer.data() + at, k, d.data());
-      at += k;
-    }
+    if (got.ok()) ScatterCopy(std::span<const char>(buffer.data(), *got), dsts);
     return got;
   }
 

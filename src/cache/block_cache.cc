@@ -6,12 +6,23 @@
 
 namespace strata {
 
+ScatterFetcher AsScatter(RangeFetcher fetcher) {
+  if (!fetcher) return nullptr;
+  return [fetcher = std::move(fetcher)](const ObjectVersion& v, uint64_t offset,
+                                        std::span<const std::span<char>> dsts) {
+    size_t length = 0;
+    for (auto d : dsts) length += d.size();
+    std::unique_ptr<char[]> buffer(new char[length]);
+    Result<size_t> got = fetcher(v, offset, std::span<char>(buffer.get(), length));
+    if (got.ok()) ScatterCopy(std::span<const char>(buffer.get(), *got), dsts);
+    return got;
+  };
+}
+
 Result<std::unique_ptr<BlockCache>> BlockCache::Open(const BlockCacheOptions& options,
                                                      std::shared_ptr<Clock> clock,
                                                      RangeFetcher fetcher) {
-  auto cache = cache::BlockCacheImpl::Create(options, std::move(clock), std::move(fetcher));
-  if (!cache.ok()) return cache.status();
-  return std::unique_ptr<BlockCache>(std::move(cache).value());
+  return Open(options, std::move(clock), AsScatter(std::move(fetcher)));
 }
 
 Result<std::unique_ptr<BlockCache>> BlockCache::Open(const BlockCacheOptions& options,
@@ -36,24 +47,7 @@ Result<std::unique_ptr<BlockCacheImpl>> BlockCacheImpl::Create(const BlockCacheO
                                                                std::shared_ptr<Clock> clock,
                                                                RangeFetcher fetcher,
                                                                CacheInternals internals) {
-  if (!fetcher) return Status::InvalidArgument("block cache needs a range fetcher");
-  ScatterFetcher scatter = [fetcher = std::move(fetcher)](const ObjectVersion& v, uint64_t offset,
-                                                          std::span<const std::span<char>> dsts) {
-    size_t length = 0;
-    for (auto d : dsts) length += d.size();
-    std::unique_ptr<char[]> buffer(new char[length]);
-    Result<size_t> got = fetcher(v, offset, std::span<char>(buffer.get(), length));
-    if (!got.ok()) return got;
-    size_t at = 0;
-    for (auto d : dsts) {
-      if (at >= *got) break;
-      const size_t k = std::min(d.size(), *got - at);
-      std::memcpy(d.data(), buffer.get() + at, k);
-      at += k;
-    }
-    return got;
-  };
-  return Create(options, std::move(clock), std::move(scatter), std::move(internals));
+  return Create(options, std::move(clock), AsScatter(std::move(fetcher)), std::move(internals));
 }
 
 Result<std::unique_ptr<BlockCacheImpl>> BlockCacheImpl::Create(const BlockCacheOptions& options,
@@ -347,15 +341,11 @@ void BlockCacheImpl::Consumed(const ObjectVersion& v, uint64_t offset, uint64_t 
   if (!disk_ || offset >= v.size || length == 0) return;
   const uint64_t end = offset + std::min(length, v.size - offset);
   const uint64_t block_size = geometry_.block_size;
-  const uint32_t ppb = geometry_.pages_per_block;
   VersionHash h = VersionHash::Of(v);
   // Only blocks wholly inside the range (the last block of the object may be short).
   for (uint64_t b = (offset + block_size - 1) / block_size; b * block_size < end; ++b) {
     if (std::min((b + 1) * block_size, v.size) > end) break;
-    PageMask on_disk(ppb);
-    for (uint32_t p = 0; p < ppb; ++p) {
-      if (disk_->Contains(h, b, p)) on_disk.Set(p);
-    }
+    const PageMask on_disk = disk_->ResidentPages(h, b);
     // A block whose disk copy is not written yet stays: it leaves by eviction.
     if (!on_disk.Empty()) memory_->DropIfCovered(v, h, b, on_disk);
   }

@@ -281,6 +281,16 @@ bool DiskTier::Contains(VersionHash h, uint64_t block, uint32_t page) {
          it->second.mask.Test(page);
 }
 
+PageMask DiskTier::ResidentPages(VersionHash h, uint64_t block) {
+  uint64_t id = BlockId(h.version, block);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = index_.find(id);
+  if (it == index_.end() || it->second.version != h.version || it->second.block != block) {
+    return PageMask(options_.geometry.pages_per_block);
+  }
+  return it->second.mask;
+}
+
 void DiskTier::DropIfSame(uint64_t id, const Entry& e) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = index_.find(id);

@@ -55,6 +55,8 @@ class DiskTier {
 
   // Whether the index lists page `page` of `block`; no I/O, no statistics.
   bool Contains(VersionHash h, uint64_t block, uint32_t page);
+  // The pages of `block` on disk (empty when none).
+  PageMask ResidentPages(VersionHash h, uint64_t block);
 
   // Stores pages of `block` of the token's version (object of `object_size`
   // bytes), merged with the pages of that block already on disk, unless the

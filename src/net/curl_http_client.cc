@@ -51,12 +51,18 @@ bool IsHttps(const std::string& url) {
 }
 
 // Per-call state seen by the libcurl callbacks.
+// Where a 2xx body goes: body_sink as a list of one, or body_sinks.
+std::span<const std::span<char>> SinksOf(const HttpRequest& request) {
+  if (!request.body_sink.empty()) return {&request.body_sink, 1};
+  return request.body_sinks;
+}
+
 struct Transfer {
   const HttpRequest* request = nullptr;
   HttpResponse* response = nullptr;
   size_t max_body = 0;
   bool sink_overflow = false;
-  size_t sink_part = 0;  // body_sinks: the buffer being filled, and how far
+  size_t sink_part = 0;  // the sink buffer being filled, and how far
   size_t sink_part_used = 0;
   bool body_overflow = false;
   size_t upload_offset = 0;  // how much of request->body has been sent
@@ -66,9 +72,9 @@ struct Transfer {
   curl_off_t last_moved = -1;
   bool stalled = false;
 
+  std::span<const std::span<char>> Sinks() const { return SinksOf(*request); }
   bool UseSink() const {
-    return (!request->body_sink.empty() || !request->body_sinks.empty()) &&
-           response->status >= 200 && response->status < 300;
+    return !Sinks().empty() && response->status >= 200 && response->status < 300;
   }
 };
 
@@ -99,8 +105,8 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
 size_t OnBody(char* data, size_t size, size_t count, void* user) {
   auto* t = static_cast<Transfer*>(user);
   const size_t n = size * count;
-  if (t->UseSink() && t->request->body_sink.empty()) {
-    const auto& sinks = t->request->body_sinks;
+  if (t->UseSink()) {
+    const auto sinks = t->Sinks();
     size_t done = 0;
     while (done < n) {
       while (t->sink_part < sinks.size() && t->sink_part_used == sinks[t->sink_part].size()) {
@@ -118,17 +124,6 @@ size_t OnBody(char* data, size_t size, size_t count, void* user) {
       done += k;
     }
     t->response->sink_bytes += n;
-    return n;
-  }
-  if (t->UseSink()) {
-    std::span<char> sink = t->request->body_sink;
-    size_t& used = t->response->sink_bytes;
-    if (n > sink.size() - used) {
-      t->sink_overflow = true;
-      return 0;  // aborts the transfer with CURLE_WRITE_ERROR
-    }
-    std::memcpy(sink.data() + used, data, n);
-    used += n;
     return n;
   }
   if (n > t->max_body - std::min(t->max_body, t->response->body.size())) {
@@ -363,9 +358,8 @@ class CurlHttpClient : public HttpClient {
   }
 
   static size_t SinkCapacity(const HttpRequest& request) {
-    if (!request.body_sink.empty()) return request.body_sink.size();
     size_t n = 0;
-    for (auto s : request.body_sinks) n += s.size();
+    for (auto s : SinksOf(request)) n += s.size();
     return n;
   }
 
