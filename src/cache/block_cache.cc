@@ -87,8 +87,16 @@ Result<std::unique_ptr<BlockCacheImpl>> BlockCacheImpl::Create(const BlockCacheO
       backlog = std::clamp<uint64_t>(options.memory_bytes / 4, 16 * options.block_size,
                                      std::max<uint64_t>(256ull << 20, 16 * options.block_size));
     }
-    cache->write_back_ =
-        std::make_unique<WriteBack>(cache->disk_.get(), backlog, internals.floor_check_interval);
+    // A block a reader passed before its disk copy was written leaves memory
+    // once it is (see Consumed): memory_ and disk_ outlive write_back_.
+    BlockCacheImpl* self = cache.get();
+    cache->write_back_ = std::make_unique<WriteBack>(
+        cache->disk_.get(), backlog, internals.floor_check_interval,
+        [self](const PutToken& token, uint64_t block) {
+          const VersionKey& version = *token.version();
+          self->memory_->ReleaseWritten(version, block,
+                                        self->disk_->ResidentPages(version.hash, block));
+        });
   }
   return cache;
 }
@@ -345,9 +353,9 @@ void BlockCacheImpl::Consumed(const ObjectVersion& v, uint64_t offset, uint64_t 
   // Only blocks wholly inside the range (the last block of the object may be short).
   for (uint64_t b = (offset + block_size - 1) / block_size; b * block_size < end; ++b) {
     if (std::min((b + 1) * block_size, v.size) > end) break;
-    const PageMask on_disk = disk_->ResidentPages(h, b);
-    // A block whose disk copy is not written yet stays: it leaves by eviction.
-    if (!on_disk.Empty()) memory_->DropIfCovered(v, h, b, on_disk);
+    // A block whose disk copy is not written yet is marked, and leaves when
+    // the write-back has written it (ReleaseWritten).
+    memory_->DropIfCovered(v, h, b, disk_->ResidentPages(h, b));
   }
 }
 

@@ -161,6 +161,13 @@ void MemoryTier::Insert(const PutToken& token, uint64_t block,
   inserted_bytes_.fetch_add(inserted, std::memory_order_relaxed);
 }
 
+bool MemoryTier::Covers(const Entry& entry, const PageMask& covered) {
+  for (uint32_t p = 0; p < entry.pages.size(); ++p) {
+    if (entry.pages[p] && !covered.Test(p)) return false;
+  }
+  return true;
+}
+
 bool MemoryTier::DropIfCovered(const ObjectVersion& v, VersionHash h, uint64_t block,
                                const PageMask& covered) {
   uint64_t id = BlockId(h.version, block);
@@ -170,10 +177,28 @@ bool MemoryTier::DropIfCovered(const ObjectVersion& v, VersionHash h, uint64_t b
   if (it == shard.entries.end() || it->second.block != block || !it->second.version->Is(v)) {
     return false;
   }
-  const std::vector<PageData>& pages = it->second.pages;
-  for (uint32_t p = 0; p < pages.size(); ++p) {
-    if (pages[p] && !covered.Test(p)) return false;
+  if (!Covers(it->second, covered)) {
+    it->second.passed = true;  // its disk copy is still being written
+    return false;
   }
+  shard.policy->OnRemove(id);
+  RemoveLocked(shard, it);
+  releases_.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+bool MemoryTier::ReleaseWritten(const VersionKey& version, uint64_t block,
+                                const PageMask& covered) {
+  uint64_t id = BlockId(version.hash.version, block);
+  Shard& shard = ShardFor(id);
+  std::lock_guard<std::mutex> lock(shard.mu);
+  auto it = shard.entries.find(id);
+  if (it == shard.entries.end() || !it->second.passed || it->second.block != block) return false;
+  const VersionKey& held = *it->second.version;
+  if (held.etag != version.etag || held.key != version.key || held.store != version.store) {
+    return false;
+  }
+  if (!Covers(it->second, covered)) return false;
   shard.policy->OnRemove(id);
   RemoveLocked(shard, it);
   releases_.fetch_add(1, std::memory_order_relaxed);

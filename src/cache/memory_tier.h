@@ -57,11 +57,16 @@ class MemoryTier {
   void NoteRead(const ObjectVersion& v, VersionHash h, uint64_t block, uint64_t begin,
                 uint64_t end);
 
-  // Drops `block` of version `v` if every page it holds is set in `covered`
-  // (the pages another tier holds): no page leaves the cache. Returns whether
-  // it was dropped. Not an eviction: counted as a release.
+  // A reader has passed `block` of version `v`: drops it if every page it
+  // holds is set in `covered` (the pages another tier holds), so no page
+  // leaves the cache; otherwise marks it for ReleaseWritten. Returns whether it
+  // was dropped. Not an eviction: counted as a release.
   bool DropIfCovered(const ObjectVersion& v, VersionHash h, uint64_t block,
                      const PageMask& covered);
+  // After pages of `block` reached another tier (now holding `covered`):
+  // drops the block if a reader has passed it (DropIfCovered marked it) and
+  // `covered` holds all its pages. Returns whether it was dropped.
+  bool ReleaseWritten(const VersionKey& version, uint64_t block, const PageMask& covered);
 
   // Drops every block of (store, key) whose etag is not keep_etag (empty: all).
   void DropObject(const std::string& store, const std::string& key, const std::string& keep_etag);
@@ -77,6 +82,7 @@ class MemoryTier {
     uint64_t bytes = 0;
     PageMask read;          // pages returned to a reader since the block was inserted
     uint64_t read_end = 0;  // end (offset in the block) of the latest read
+    bool passed = false;    // a reader has passed the block (DropIfCovered)
   };
   struct Shard {
     std::mutex mu;
@@ -90,6 +96,8 @@ class MemoryTier {
   Shard& ShardFor(uint64_t id) { return *shards_[id % shards_.size()]; }
   // Removes one entry of a locked shard.
   void RemoveLocked(Shard& shard, std::unordered_map<uint64_t, Entry>::iterator it);
+  // Whether `covered` holds every resident page of `entry`.
+  static bool Covers(const Entry& entry, const PageMask& covered);
 
   const Geometry geometry_;
   const uint64_t limit_;

@@ -3,8 +3,11 @@
 namespace strata::cache {
 
 WriteBack::WriteBack(DiskTier* disk, uint64_t max_backlog_bytes,
-                     std::chrono::milliseconds floor_interval)
-    : disk_(disk), max_backlog_(max_backlog_bytes), floor_interval_(floor_interval) {
+                     std::chrono::milliseconds floor_interval, WrittenFn on_written)
+    : disk_(disk),
+      max_backlog_(max_backlog_bytes),
+      floor_interval_(floor_interval),
+      on_written_(std::move(on_written)) {
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -93,6 +96,9 @@ void WriteBack::Loop() {
     lock.unlock();
     Job& job = node.mapped();
     disk_->Write(*job.token, job.object_size, job.block, job.pages);
+    // Our references go first: a release must be able to free the buffers.
+    job.pages.clear();
+    if (on_written_) on_written_(*job.token, job.block);
     lock.lock();
     backlog_ -= job.bytes;
   }

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -29,7 +30,12 @@ namespace strata::cache {
 
 class WriteBack {
  public:
-  WriteBack(DiskTier* disk, uint64_t max_backlog_bytes, std::chrono::milliseconds floor_interval);
+  // Called on the write-back thread after each block write (whether or not
+  // the disk accepted it), with no lock held.
+  using WrittenFn = std::function<void(const PutToken& token, uint64_t block)>;
+
+  WriteBack(DiskTier* disk, uint64_t max_backlog_bytes, std::chrono::milliseconds floor_interval,
+            WrittenFn on_written = nullptr);
   ~WriteBack();
   WriteBack(const WriteBack&) = delete;
   WriteBack& operator=(const WriteBack&) = delete;
@@ -58,6 +64,7 @@ class WriteBack {
   DiskTier* const disk_;
   const uint64_t max_backlog_;
   const std::chrono::milliseconds floor_interval_;
+  const WrittenFn on_written_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;              // work arrived, or stopping

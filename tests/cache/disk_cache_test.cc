@@ -1,8 +1,10 @@
 // The disk tier through the whole cache: persistence, integrity, crash
 // leftovers, the directory lock, write failures and the space limits.
 #include <catch2/catch.hpp>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 
 #include "cache/block_cache_impl.h"
 #include "cache_test_util.h"
@@ -29,6 +31,10 @@ class FaultyDiskIo : public cache::DiskIo {
   Status WriteNewFile(const std::string& p,
                       const std::vector<std::span<const char>>& parts) override {
     if (fail_writes) return Status::NoSpace("injected: no space left on device");
+    {
+      std::unique_lock<std::mutex> lock(hold_mu_);
+      hold_cv_.wait(lock, [this] { return !hold_writes_; });
+    }
     return real_->WriteNewFile(p, parts);
   }
   Status Rename(const std::string& a, const std::string& b) override { return real_->Rename(a, b); }
@@ -42,10 +48,22 @@ class FaultyDiskIo : public cache::DiskIo {
     return real_->FreeBytes(d);
   }
 
+  // While held, writes wait (the write-back backlog builds up).
+  void HoldWrites(bool hold) {
+    {
+      std::lock_guard<std::mutex> lock(hold_mu_);
+      hold_writes_ = hold;
+    }
+    hold_cv_.notify_all();
+  }
+
   std::atomic<bool> fail_writes{false};
   std::atomic<int64_t> free_bytes{-1};  // -1: the real figure
 
  private:
+  std::mutex hold_mu_;
+  std::condition_variable hold_cv_;
+  bool hold_writes_ = false;  // guarded by hold_mu_
   std::shared_ptr<cache::DiskIo> real_ = cache::PosixDiskIo();
 };
 
@@ -407,8 +425,32 @@ TEST_CASE("Consumed() drops streamed blocks from memory once their disk copy is 
   CHECK(c->Stats().disk.hits > 0);
 }
 
+TEST_CASE("A block passed before its disk copy is written leaves memory when the write lands") {
+  TempDir dir;
+  auto s = DiskSetup(dir.path());
+  s.options.memory_bytes = 32 * MiB;
+  auto io = std::make_shared<FaultyDiskIo>();
+  s.internals.disk_io = io;
+  FakeFetcher f;
+  auto c = Open(s, f);
+  io->HoldWrites(true);
+  auto v = Version("stream", 4 * MiB);
+  REQUIRE(ReadAll(*c, v, 0, 4 * MiB) == Expected(v, 0, 4 * MiB));
+  c->Consumed(v, 0, 3 * MiB);  // blocks 0-2 passed; block 3 not
+  CHECK(c->Stats().memory.releases == 0);
+  CHECK(c->Stats().memory.used_bytes == 4 * MiB);
+
+  io->HoldWrites(false);
+  c->WaitForWrites();
+  CHECK(c->Stats().memory.releases == 3);
+  CHECK(c->Stats().memory.used_bytes == MiB);
+  const size_t fetches = f.calls();
+  CHECK(ReadAll(*c, v, 0, 4 * MiB) == Expected(v, 0, 4 * MiB));
+  CHECK(f.calls() == fetches);
+}
+
 TEST_CASE(
-    "Consumed() keeps a block whose disk copy is not written yet, and keeps all without a "
+    "Consumed() keeps a block whose disk copy is never written, and keeps all without a "
     "disk tier") {
   TempDir dir;
   auto s = DiskSetup(dir.path());
