@@ -28,6 +28,7 @@ sys.path.insert(0, str(REPO / "scripts" / "lib"))
 import datasets as D  # noqa: E402
 import mounts as M  # noqa: E402
 import report  # noqa: E402
+import rounds as R  # noqa: E402
 import workloads as W  # noqa: E402
 
 ALL_SYSTEMS = ["local", "strata", "s3fs", "rclone"]
@@ -38,8 +39,11 @@ def parse_args(argv):
         prog="run.sh", description="Benchmark strata against s3fs-fuse, rclone mount and local.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--only", default="",
-                    help="comma list of workloads or groups (%s; groups: %s; limits = curl x8); "
-                    "default all" % (",".join(W.WORKLOADS), ",".join(W.GROUPS)))
+                    help="comma list of workloads or groups (%s; groups: %s; limits = curl x8; "
+                    "rounds = cold sequential reads of every system and curl x8, interleaved, "
+                    "--rounds times); default all" % (",".join(W.WORKLOADS), ",".join(W.GROUPS)))
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="rounds of the `rounds` workload (median reported)")
     ap.add_argument("--systems", default=",".join(ALL_SYSTEMS),
                     help="comma list of %s (local = the local-copy limit)" % ",".join(ALL_SYSTEMS))
     ap.add_argument("--latency-ms", type=float, default=0.0, help="added per request by the proxy")
@@ -68,11 +72,11 @@ def parse_args(argv):
     for name in filter(None, (args.only or "").split(",")):
         if name in W.GROUPS:
             selected += W.GROUPS[name]
-        elif name in W.WORKLOADS or name == "limits":
+        elif name in W.WORKLOADS or name in ("limits", "rounds"):
             selected.append(name)
         else:
             ap.error("unknown workload %r" % name)
-    args.workloads = selected or ["limits"] + list(W.WORKLOADS)
+    args.workloads = selected or ["limits", "rounds"] + list(W.WORKLOADS)
     args.system_list = [s for s in args.systems.split(",") if s]
     for s in args.system_list:
         if s not in ALL_SYSTEMS:
@@ -141,6 +145,7 @@ def start_proxy(reaper, work, out_dir, upstream_hostport, args, log):
             raise RuntimeError("proxy did not start: %s" % log_path.read_text()[-500:])
         time.sleep(0.05)
     port = int(port_file.read_text())
+    args.proxy_pid = proc.pid
     log("proxy on 127.0.0.1:%d -> %s (latency %g ms, bandwidth %s)" % (
         port, upstream_hostport, args.latency_ms,
         "%g MB/s" % args.bandwidth_mbps if args.bandwidth_mbps else "unlimited"))
@@ -237,6 +242,28 @@ def run(args, out_dir: Path, log, results: dict):
                 url = "%s/%s/%s%s" % (endpoint, bucket, prefix, D.BIG)
                 add(results, W.curl8(ctx, url, variant.big, sig), log, out_dir)
 
+        if "rounds" in args.workloads and args.rounds > 0:
+            contenders = [s for s in systems if s.remote_backed and s.available()]
+            fake = M.System(reaper, work, remote, log)
+            fake.name = "curl x8"
+            curl_ctx = W.Ctx(fake, variant, proxy, reaper, limits, log, 0, args.bandwidth_mbps,
+                             drop)
+            direct = M.System(reaper, work, remote, log)
+            direct.name = "warm-up"
+            direct_ctx = W.Ctx(direct, variant, None, reaper, limits, log, 0, 0, drop)
+            sig = (region, akey, skey)
+            recs = R.run(
+                args.rounds, contenders, curl_ctx, direct_ctx,
+                "%s/%s/%s%s" % (proxy_url, bucket, prefix, D.BIG),
+                "%s/%s/%s%s" % (endpoint, bucket, prefix, D.BIG), sig,
+                server.pid if server is not None else None,
+                getattr(args, "proxy_pid", None) if proxy is not None else None,
+                lambda s: W.Ctx(s, variant, proxy, reaper, limits, log,
+                                args.fixed_bandwidth_mbps, args.bandwidth_mbps, drop), log)
+            add(results, recs, log, out_dir)
+            for s in contenders:
+                s.clean()
+
         for s in systems:
             if not s.available():
                 log("%s: not available, skipped" % s.name)
@@ -246,7 +273,7 @@ def run(args, out_dir: Path, log, results: dict):
             ctx = W.Ctx(s, variant, proxy, reaper, limits, log, args.fixed_bandwidth_mbps,
                         args.bandwidth_mbps, drop)
             for name in args.workloads:
-                if name == "limits":
+                if name in ("limits", "rounds"):
                     continue
                 fn, fresh = W.WORKLOADS[name]
                 log("%s: %s" % (s.name, name))

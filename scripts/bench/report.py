@@ -10,6 +10,8 @@ import json
 import sys
 from pathlib import Path
 
+import rounds
+
 ORDER = ["local", "curl x8 direct", "curl x8", "strata", "s3fs", "rclone"]
 PEERS = ["s3fs", "rclone"]
 REMOTE = ["strata", "s3fs", "rclone"]
@@ -21,6 +23,8 @@ def _rows(records):
     for r in records:
         if r["phase"] == "-":
             continue
+        if r["workload"] == rounds.WORKLOAD and r["phase"] != "cold, median":
+            continue  # every round is in its own table
         rows.setdefault((r["workload"], r["phase"]), {})[r["system"]] = r
     return rows
 
@@ -45,7 +49,7 @@ def _goodness(r):
 
 
 def _limit(cells, workload, phase):
-    if workload.startswith("dd") and phase == "cold" and "curl x8" in cells:
+    if workload.startswith("dd") and phase.startswith("cold") and "curl x8" in cells:
         return cells["curl x8"]
     return cells.get("local")
 
@@ -105,6 +109,8 @@ def markdown(res):
         row.append("%.0f%% of %s" % (100 * vs_lim, lim_name) if vs_lim else "")
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
+
+    lines += rounds.table(recs)
 
     remote = [s for s in REMOTE if s in systems]
     if any(r.get("fetched_bytes") is not None for r in recs):
