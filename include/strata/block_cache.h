@@ -27,6 +27,7 @@
 
 #include "strata/clock.h"
 #include "strata/object_store.h"
+#include "strata/read_buffers.h"
 #include "strata/status.h"
 
 namespace strata {
@@ -99,6 +100,14 @@ class BlockCache {
   // object size; fetches only the missing pages. Returns bytes copied.
   virtual Result<size_t> Read(const ObjectVersion& version, uint64_t offset,
                               std::span<char> dst) = 0;
+
+  // The same read without the copy: [offset, offset + size), clamped to the
+  // object size, as spans into the cache's immutable page buffers, in order,
+  // each pinned (see read_buffers.h): the bytes stay valid after the pages
+  // are evicted, released or invalidated. The same statistics, recency,
+  // single-flight fetches and errors as Read; short only at the end.
+  virtual Result<ReadBuffers> ReadPinned(const ObjectVersion& version, uint64_t offset,
+                                         size_t size) = 0;
 
   // Makes [offset, offset + length) resident, fetching the missing pages in
   // as few fetches as possible. Blocks until done. The range is taken as a

@@ -13,8 +13,10 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <utility>
 
 #include "strata/object_store.h"
+#include "strata/read_buffers.h"
 #include "strata/status.h"
 
 namespace strata {
@@ -25,6 +27,21 @@ class FileReader {
   // Reads up to dst.size() bytes at offset into dst; returns the count, which
   // is short only at the end of the file. Stale if the object changed.
   virtual Result<size_t> Read(uint64_t offset, std::span<char> dst) = 0;
+
+  // The same bytes as Read(offset, dst) with dst.size() == size, handed over
+  // by reference (see read_buffers.h) so that a reply can be sent without a
+  // copy. This default reads into one fresh buffer; a reader backed by the
+  // block cache returns the cache's page buffers instead.
+  virtual Result<ReadBuffers> ReadPinned(uint64_t offset, size_t size) {
+    ReadBuffers out;
+    if (size == 0) return out;
+    std::shared_ptr<char[]> buffer(new char[size]);
+    char* bytes = buffer.get();
+    Result<size_t> n = Read(offset, std::span<char>(bytes, size));
+    if (!n.ok()) return n.status();
+    out.Append(std::span<const char>(bytes, *n), std::move(buffer));
+    return out;
+  }
 };
 
 class ReaderFactory {

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "strata/namespace.h"
+#include "strata/read_buffers.h"
 #include "strata/reader.h"
 #include "strata/status.h"
 
@@ -112,6 +113,10 @@ class Vfs {
   // `flags` are open(2) flags; anything but O_RDONLY access is ReadOnly.
   Result<OpenResult> Open(uint64_t ino, int flags);
   Result<size_t> Read(uint64_t fh, uint64_t offset, std::span<char> dst);
+  // The same bytes as Read with dst.size() == size, by reference into the
+  // reader's buffers (see read_buffers.h): the fuse adaptor replies from them
+  // without a copy. Empty at or past the end of the file.
+  Result<ReadBuffers> ReadPinned(uint64_t fh, uint64_t offset, size_t size);
   Status Release(uint64_t fh);
 
   Result<struct statvfs> StatFs();
@@ -127,6 +132,7 @@ class Vfs {
   struct Handle;
   struct DirHandle;
   Entry MakeEntry(const NodeInfo& info) const;
+  Result<std::shared_ptr<Handle>> FindFile(uint64_t fh);
   void NoteVersion(const NodeInfo& info, bool* keep_cache);
   void NotifyOpen(const NodeInfo& info, const ObjectVersion& version);
 

@@ -1,6 +1,6 @@
 #include <algorithm>
-#include <cstring>
 #include <new>
+#include <string>
 
 #include "cache/block_cache_impl.h"
 
@@ -103,18 +103,38 @@ Result<std::unique_ptr<BlockCacheImpl>> BlockCacheImpl::Create(const BlockCacheO
 
 Result<size_t> BlockCacheImpl::Read(const ObjectVersion& version, uint64_t offset,
                                     std::span<char> dst) {
-  if (offset >= version.size || dst.empty()) return size_t{0};
-  uint64_t end = std::min<uint64_t>(version.size, offset + dst.size());
+  Result<ReadBuffers> pinned = ReadPinned(version, offset, dst.size());
+  if (!pinned.ok()) return pinned.status();
+  return pinned->CopyTo(dst);
+}
+
+Result<ReadBuffers> BlockCacheImpl::ReadPinned(const ObjectVersion& version, uint64_t offset,
+                                               size_t size) {
+  ReadBuffers out;
+  if (offset >= version.size || size == 0) return out;
+  const uint64_t end = std::min<uint64_t>(version.size, offset + size);
   const uint64_t page_size = geometry_.page_size;
-  char* out = dst.data();
-  PageSink sink = [&](uint64_t page, const Page& data) {
-    uint64_t start = page * page_size;
-    uint64_t lo = std::max(start, offset);
-    uint64_t hi = std::min(start + data.size(), end);
-    if (lo < hi) std::memcpy(out + (lo - offset), data.data() + (lo - start), hi - lo);
-  };
+  const uint64_t first = offset / page_size;
+  // Pages arrive out of order (memory and disk first, then fetches): each is
+  // kept in its slot, then the pieces are laid out in order.
+  std::vector<PageData> pages((end - 1) / page_size - first + 1);
+  PageSink sink = [&](uint64_t page, const PageData& data) { pages[page - first] = data; };
   VersionHash h = VersionHash::Of(version);
   STRATA_RETURN_IF_ERROR(Access(version, h, offset, end, InsertKind::kDemand, sink));
+  out.pieces.reserve(pages.size());
+  out.pins.reserve(pages.size());
+  for (size_t k = 0; k < pages.size(); ++k) {
+    const uint64_t start = (first + k) * page_size;
+    const uint64_t lo = std::max(start, offset);
+    const uint64_t hi = std::min(start + page_size, end);
+    PageData& page = pages[k];
+    if (!page || page->size() < hi - start) {
+      return Status::Internal("cache page " + std::to_string(first + k) + " of " + version.key +
+                              " missing or short after a successful read");
+    }
+    const char* bytes = page->data() + (lo - start);
+    out.Append(std::span<const char>(bytes, hi - lo), std::move(page));
+  }
   // Recency is updated once per block and read, after the bytes are out,
   // wherever they came from (memory, disk, a fetch, another's fetch).
   const uint64_t block_size = geometry_.block_size;
@@ -123,14 +143,14 @@ Result<size_t> BlockCacheImpl::Read(const ObjectVersion& version, uint64_t offse
     memory_->NoteRead(version, h, b, std::max(offset, start) - start,
                       std::min(end, start + block_size) - start);
   }
-  return static_cast<size_t>(end - offset);
+  return out;
 }
 
 Status BlockCacheImpl::Fill(const ObjectVersion& version, uint64_t offset, uint64_t length) {
   if (offset >= version.size || length == 0) return Status::Ok();
   uint64_t end = offset + std::min(length, version.size - offset);
   return Access(version, VersionHash::Of(version), offset, end, InsertKind::kPredicted,
-                [](uint64_t, const Page&) {});
+                [](uint64_t, const PageData&) {});
 }
 
 Status BlockCacheImpl::Access(const ObjectVersion& v, VersionHash h, uint64_t offset, uint64_t end,
@@ -187,7 +207,7 @@ std::vector<uint64_t> BlockCacheImpl::LookupTiers(const ObjectVersion& v, Versio
     for (size_t k = i; k < j; ++k) {
       const PageData& page = found[pages[k] % ppb - first];
       if (page) {
-        sink(pages[k], *page);
+        sink(pages[k], page);
       } else {
         missing.push_back(pages[k]);
       }
@@ -285,7 +305,7 @@ Result<std::vector<uint64_t>> BlockCacheImpl::FetchPages(const ObjectVersion& v,
     for (const auto& flight : *list) {
       for (size_t k = 0; k < flight->pages.size(); ++k) {
         uint64_t p = flight->first_page + k;
-        if (wanted(p)) sink(p, *flight->pages[k]);
+        if (wanted(p)) sink(p, flight->pages[k]);
       }
     }
   }

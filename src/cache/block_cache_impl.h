@@ -4,7 +4,7 @@
 // finds), then fetches the pages still missing: each contiguous run of
 // missing pages becomes one fetch, even across blocks. Fetches are
 // single-flight: a page being fetched is registered in the in-flight table
-// and later readers of it wait for that fetch and copy from its buffers, so N
+// and later readers of it wait for that fetch and take its buffers, so N
 // readers of one missing block cause one fetch. Fetched pages are visible in
 // memory as soon as the fetch returns; the disk copy is written in the
 // background (WriteBack).
@@ -53,6 +53,8 @@ class BlockCacheImpl final : public BlockCache {
   ~BlockCacheImpl() override;
 
   Result<size_t> Read(const ObjectVersion& version, uint64_t offset, std::span<char> dst) override;
+  Result<ReadBuffers> ReadPinned(const ObjectVersion& version, uint64_t offset,
+                                 size_t size) override;
   Status Fill(const ObjectVersion& version, uint64_t offset, uint64_t length) override;
   uint64_t ResidentPrefix(const ObjectVersion& version, uint64_t offset, uint64_t length) override;
   void Consumed(const ObjectVersion& version, uint64_t offset, uint64_t length) override;
@@ -88,8 +90,9 @@ class BlockCacheImpl final : public BlockCache {
       return k.version ^ (k.page * 0x9e3779b97f4a7c15ull);
     }
   };
-  // Called with each page of the requested range as it becomes available.
-  using PageSink = std::function<void(uint64_t page, const Page& data)>;
+  // Called with each page of the requested range as it becomes available, in
+  // no particular order; a sink may keep the page (a reply pins it).
+  using PageSink = std::function<void(uint64_t page, const PageData& data)>;
 
   BlockCacheImpl(const BlockCacheOptions& options, std::shared_ptr<Clock> clock,
                  ScatterFetcher fetcher);

@@ -7,8 +7,10 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/uio.h>
 
 #include <algorithm>
+#include <climits>
 #include <condition_variable>
 #include <cstdarg>
 #include <cstring>
@@ -89,8 +91,8 @@ void OpInit(void* userdata, fuse_conn_info* conn) {
   want(FUSE_CAP_READDIRPLUS_AUTO);  // plus for the first pass over a directory only
   want(FUSE_CAP_PARALLEL_DIROPS);
   want(FUSE_CAP_AUTO_INVAL_DATA);
-  // Replies carry data from memory (fuse_reply_buf); splice helps only the
-  // later fuse_reply_data path from cache files, so allow it for that.
+  // Read replies are written from memory with writev (fuse_reply_iov); splice
+  // would help only a fuse_reply_data path from cache files, allowed for that.
   want(FUSE_CAP_SPLICE_WRITE);
   want(FUSE_CAP_SPLICE_MOVE);
   // Requests carry no payload on a read-only mount: splicing them in only
@@ -202,12 +204,38 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   fuse_reply_open(req, fi);
 }
 
+// Replies with the bytes where they lie (the cache's page buffers): libfuse
+// writes the header and the pieces to /dev/fuse with one writev, so the only
+// copy is the kernel's into the reader's pages. The caller's pins keep the
+// pieces alive until this returns. (fuse_reply_data would not do: without
+// splice it copies several memory buffers into one.)
+void ReplyBuffers(fuse_req_t req, const ReadBuffers& data) {
+  if (data.pieces.empty()) {
+    fuse_reply_buf(req, nullptr, 0);
+    return;
+  }
+  // fuse_reply_iov adds one iovec for the header; writev takes at most
+  // IOV_MAX. Only tiny cache pages and huge reads get near it: copy then.
+  if (data.pieces.size() + 1 > IOV_MAX) {
+    std::unique_ptr<char[]> flat(new char[data.size()]);
+    size_t n = data.CopyTo(std::span<char>(flat.get(), data.size()));
+    fuse_reply_buf(req, flat.get(), n);
+    return;
+  }
+  std::vector<iovec> iov(data.pieces.size());
+  for (size_t i = 0; i < iov.size(); ++i) {
+    // writev only reads the bytes; iovec has no const.
+    iov[i].iov_base = const_cast<char*>(data.pieces[i].data());
+    iov[i].iov_len = data.pieces[i].size();
+  }
+  fuse_reply_iov(req, iov.data(), static_cast<int>(iov.size()));
+}
+
 void OpRead(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
-  std::unique_ptr<char[]> buf(new char[size]);
-  Result<size_t> n =
-      Ctx(req)->vfs->Read(fi->fh, static_cast<uint64_t>(off), std::span<char>(buf.get(), size));
-  if (!n.ok()) return ReplyError(req, n.status(), "read");
-  fuse_reply_buf(req, buf.get(), *n);
+  Result<ReadBuffers> data = Ctx(req)->vfs->ReadPinned(fi->fh, static_cast<uint64_t>(off), size);
+  if (!data.ok()) return ReplyError(req, data.status(), "read");
+  ReplyBuffers(req, *data);
+  // The pins in `data` are released here, after the reply is written.
 }
 
 void OpRelease(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {

@@ -69,8 +69,15 @@ class CachedFileReader : public FileReader {
   }
 
   Result<size_t> Read(uint64_t offset, std::span<char> dst) override;
+  Result<ReadBuffers> ReadPinned(uint64_t offset, size_t size) override;
 
  private:
+  // Read and ReadPinned differ only in how the bytes leave the cache.
+  // PrepareRead runs the detector and readahead and waits for what covers
+  // the read (an error: the object changed); FinishRead counts the bytes
+  // returned and releases what the stream has passed.
+  Status PrepareRead(uint64_t offset, uint64_t n, Plan& plan);
+  void FinishRead(const Plan& plan, size_t returned);
   void PlanRead(uint64_t offset, uint64_t n, Plan& plan);
   void IssueSequential(StreamWindow& w, uint64_t offset, const AccessDecision& d, Plan& plan);
   void IssueStrided(const AccessDecision& d, uint64_t offset, uint64_t n, Plan& plan);
@@ -274,10 +281,7 @@ void CachedFileReader::PlanRead(uint64_t offset, uint64_t n, Plan& plan) {
   }
 }
 
-Result<size_t> CachedFileReader::Read(uint64_t offset, std::span<char> dst) {
-  if (offset >= version_.size || dst.empty()) return size_t{0};
-  const uint64_t n = std::min<uint64_t>(dst.size(), version_.size - offset);
-  Plan plan;
+Status CachedFileReader::PrepareRead(uint64_t offset, uint64_t n, Plan& plan) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     PlanRead(offset, n, plan);
@@ -287,8 +291,8 @@ Result<size_t> CachedFileReader::Read(uint64_t offset, std::span<char> dst) {
   }
   BlockCache& cache = *env_.cache;
   if (plan.fill_length > 0) {
-    // Any error but a changed object is left to the Read below, which fetches
-    // what is still missing and reports what it cannot.
+    // Any error but a changed object is left to the cache read that follows,
+    // which fetches what is still missing and reports what it cannot.
     Status filled = cache.Fill(version_, plan.fill_start, plan.fill_length);
     if (filled.code() == Code::kStale) return filled;
   }
@@ -308,11 +312,33 @@ Result<size_t> CachedFileReader::Read(uint64_t offset, std::span<char> dst) {
       }
     }
   }
-  Result<size_t> got = cache.Read(version_, offset, dst.first(n));
-  if (got.ok()) env_.stats.returned_bytes.fetch_add(*got, std::memory_order_relaxed);
+  return Status::Ok();
+}
+
+void CachedFileReader::FinishRead(const Plan& plan, size_t returned) {
+  env_.stats.returned_bytes.fetch_add(returned, std::memory_order_relaxed);
   // The stream is past these: the kernel's page cache and the disk tier hold
   // them, so the memory tier can give their memory to the next parts.
-  for (const auto& [start, end] : plan.consumed) cache.Consumed(version_, start, end - start);
+  for (const auto& [start, end] : plan.consumed) env_.cache->Consumed(version_, start, end - start);
+}
+
+Result<size_t> CachedFileReader::Read(uint64_t offset, std::span<char> dst) {
+  if (offset >= version_.size || dst.empty()) return size_t{0};
+  const uint64_t n = std::min<uint64_t>(dst.size(), version_.size - offset);
+  Plan plan;
+  STRATA_RETURN_IF_ERROR(PrepareRead(offset, n, plan));
+  Result<size_t> got = env_.cache->Read(version_, offset, dst.first(n));
+  FinishRead(plan, got.ok() ? *got : 0);
+  return got;
+}
+
+Result<ReadBuffers> CachedFileReader::ReadPinned(uint64_t offset, size_t size) {
+  if (offset >= version_.size || size == 0) return ReadBuffers{};
+  const uint64_t n = std::min<uint64_t>(size, version_.size - offset);
+  Plan plan;
+  STRATA_RETURN_IF_ERROR(PrepareRead(offset, n, plan));
+  Result<ReadBuffers> got = env_.cache->ReadPinned(version_, offset, n);
+  FinishRead(plan, got.ok() ? got->size() : 0);
   return got;
 }
 

@@ -224,16 +224,25 @@ Result<OpenResult> Vfs::Open(uint64_t ino, int flags) {
   return out;
 }
 
+Result<std::shared_ptr<Vfs::Handle>> Vfs::FindFile(uint64_t fh) {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  auto it = state_->files.find(fh);
+  if (it == state_->files.end()) return Status::InvalidArgument("bad file handle");
+  return it->second;
+}
+
 Result<size_t> Vfs::Read(uint64_t fh, uint64_t offset, std::span<char> dst) {
-  std::shared_ptr<Handle> handle;
-  {
-    std::lock_guard<std::mutex> lock(state_->mu);
-    auto it = state_->files.find(fh);
-    if (it == state_->files.end()) return Status::InvalidArgument("bad file handle");
-    handle = it->second;
-  }
-  if (offset >= handle->version.size || dst.empty()) return size_t{0};
-  return handle->reader->Read(offset, dst);
+  Result<std::shared_ptr<Handle>> handle = FindFile(fh);
+  if (!handle.ok()) return handle.status();
+  if (offset >= (*handle)->version.size || dst.empty()) return size_t{0};
+  return (*handle)->reader->Read(offset, dst);
+}
+
+Result<ReadBuffers> Vfs::ReadPinned(uint64_t fh, uint64_t offset, size_t size) {
+  Result<std::shared_ptr<Handle>> handle = FindFile(fh);
+  if (!handle.ok()) return handle.status();
+  if (offset >= (*handle)->version.size || size == 0) return ReadBuffers{};
+  return (*handle)->reader->ReadPinned(offset, size);
 }
 
 Status Vfs::Release(uint64_t fh) {

@@ -100,6 +100,41 @@ TEST_CASE("open and read return the object's bytes") {
   CHECK(f.vfs->Read(open->fh, 0, buf).status().code() == Code::kInvalidArgument);
 }
 
+TEST_CASE("ReadPinned returns Read's bytes through the reader's buffers") {
+  Fixture f;
+  std::string data;
+  for (int i = 0; i < 300; ++i) data += std::to_string(i) + ";";
+  f.store->Put("p.txt", data);
+  f.Start();
+  Entry e = f.MustLookup(kRootInode, "p.txt");
+  Result<OpenResult> open = f.vfs->Open(e.attr.st_ino, O_RDONLY);
+  REQUIRE(open.ok());
+  auto text = [](const ReadBuffers& b) {
+    std::string out(b.size(), '\0');
+    b.CopyTo(std::span<char>(out.data(), out.size()));
+    return out;
+  };
+  Result<ReadBuffers> mid = f.vfs->ReadPinned(open->fh, 17, 100);
+  REQUIRE(mid.ok());
+  CHECK(text(*mid) == data.substr(17, 100));
+  Result<ReadBuffers> tail = f.vfs->ReadPinned(open->fh, data.size() - 9, 100);
+  REQUIRE(tail.ok());
+  CHECK(text(*tail) == data.substr(data.size() - 9));
+  for (uint64_t off : {data.size(), data.size() + 5}) {
+    Result<ReadBuffers> none = f.vfs->ReadPinned(open->fh, off, 100);
+    REQUIRE(none.ok());
+    CHECK(none->pieces.empty());
+  }
+  Result<ReadBuffers> zero = f.vfs->ReadPinned(open->fh, 0, 0);
+  REQUIRE(zero.ok());
+  CHECK(zero->pieces.empty());
+  CHECK(f.vfs->ReadPinned(open->fh + 1000, 0, 10).status().code() == Code::kInvalidArgument);
+  f.store->Put("p.txt", "changed");
+  CHECK(f.vfs->ReadPinned(open->fh, 0, 10).status().code() == Code::kStale);
+  CHECK(f.vfs->Release(open->fh).ok());
+  CHECK(f.vfs->ReadPinned(open->fh, 0, 10).status().code() == Code::kInvalidArgument);
+}
+
 TEST_CASE("a handle reads the version captured at open, or fails with Stale") {
   Fixture f;
   f.store->Put("f", "version one");
