@@ -374,8 +374,11 @@ void BlockCacheImpl::Consumed(const ObjectVersion& v, uint64_t offset, uint64_t 
   for (uint64_t b = (offset + block_size - 1) / block_size; b * block_size < end; ++b) {
     if (std::min((b + 1) * block_size, v.size) > end) break;
     // A block whose disk copy is not written yet is marked, and leaves when
-    // the write-back has written it (ReleaseWritten).
-    memory_->DropIfCovered(v, h, b, disk_->ResidentPages(h, b));
+    // the write-back has written it (ReleaseWritten). A write that landed
+    // between our disk lookup and the mark found no mark: look again.
+    if (!memory_->DropIfCovered(v, h, b, disk_->ResidentPages(h, b))) {
+      memory_->DropIfCovered(v, h, b, disk_->ResidentPages(h, b));
+    }
   }
 }
 
