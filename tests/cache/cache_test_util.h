@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -125,5 +126,15 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// Reads [off, off + len) through c.Read; the bytes, cut at the end of the object.
+inline std::vector<char> ReadAll(BlockCache& c, const ObjectVersion& v, uint64_t off,
+                                 uint64_t len) {
+  std::vector<char> buf(len);
+  auto n = c.Read(v, off, buf);
+  REQUIRE(n.ok());
+  buf.resize(*n);
+  return buf;
+}
 
 }  // namespace strata::cache_test

@@ -16,6 +16,7 @@ namespace fs = std::filesystem;
 using cache::BlockCacheImpl;
 using cache_test::Expected;
 using cache_test::FakeFetcher;
+using cache_test::ReadAll;
 using cache_test::TempDir;
 using cache_test::Version;
 
@@ -87,14 +88,6 @@ std::unique_ptr<BlockCacheImpl> Open(const Setup& s, FakeFetcher& f) {
   auto c = BlockCacheImpl::Create(s.options, SystemClock(), f.AsFetcher(), s.internals);
   REQUIRE(c.ok());
   return std::move(c).value();
-}
-
-std::vector<char> ReadAll(BlockCache& c, const ObjectVersion& v, uint64_t off, uint64_t len) {
-  std::vector<char> buf(len);
-  auto n = c.Read(v, off, buf);
-  REQUIRE(n.ok());
-  buf.resize(*n);
-  return buf;
 }
 
 std::vector<fs::path> BlockFiles(const std::string& dir) {

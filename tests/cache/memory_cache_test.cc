@@ -12,6 +12,7 @@ namespace {
 using cache::BlockCacheImpl;
 using cache_test::Expected;
 using cache_test::FakeFetcher;
+using cache_test::ReadAll;
 using cache_test::Version;
 
 constexpr uint64_t KiB = 1024;
@@ -28,14 +29,6 @@ std::unique_ptr<BlockCacheImpl> MakeCache(FakeFetcher& f, uint64_t memory = 64 *
   auto c = BlockCacheImpl::Create(o, SystemClock(), f.AsFetcher());
   REQUIRE(c.ok());
   return std::move(c).value();
-}
-
-std::vector<char> ReadAll(BlockCache& c, const ObjectVersion& v, uint64_t off, uint64_t len) {
-  std::vector<char> buf(len);
-  auto n = c.Read(v, off, buf);
-  REQUIRE(n.ok());
-  buf.resize(*n);
-  return buf;
 }
 
 TEST_CASE("A second read of a range is served from memory") {

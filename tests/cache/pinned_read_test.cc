@@ -14,6 +14,7 @@ namespace {
 using cache::BlockCacheImpl;
 using cache_test::Expected;
 using cache_test::FakeFetcher;
+using cache_test::ReadAll;
 using cache_test::TempDir;
 using cache_test::Version;
 
@@ -45,14 +46,6 @@ ReadBuffers MustReadPinned(BlockCache& c, const ObjectVersion& v, uint64_t off, 
   INFO(r.status().ToString());
   REQUIRE(r.ok());
   return std::move(r).value();
-}
-
-std::vector<char> ReadCopy(BlockCache& c, const ObjectVersion& v, uint64_t off, uint64_t len) {
-  std::vector<char> buf(len);
-  auto n = c.Read(v, off, buf);
-  REQUIRE(n.ok());
-  buf.resize(*n);
-  return buf;
 }
 
 // Every tier-visible figure that a read moves.
@@ -90,7 +83,7 @@ TEST_CASE("ReadPinned returns Read's bytes across page and block boundaries") {
     INFO("offset " << r.off << " length " << r.len);
     ReadBuffers pinned = MustReadPinned(*c, v, r.off, r.len);
     CHECK(Flatten(pinned) == Expected(v, r.off, r.len));
-    CHECK(Flatten(pinned) == ReadCopy(*c, v, r.off, r.len));
+    CHECK(Flatten(pinned) == ReadAll(*c, v, r.off, r.len));
     // At most one piece per page touched, and every piece is non-empty.
     const uint64_t end = std::min(v.size, r.off + r.len);
     CHECK(pinned.pieces.size() <= (end - 1) / (64 * KiB) - r.off / (64 * KiB) + 1);
@@ -125,10 +118,10 @@ TEST_CASE("ReadPinned and Read move the same statistics and evict alike") {
   for (int epoch = 0; epoch < 3; ++epoch) {
     for (uint64_t off = 0; off < v.size; off += 700 * KiB) {
       const uint64_t len = 300 * KiB + (off % (128 * KiB));
-      CHECK(ReadCopy(*a, v, off, len) == Expected(v, off, len));
+      CHECK(ReadAll(*a, v, off, len) == Expected(v, off, len));
       CHECK(Flatten(MustReadPinned(*b, v, off, len)) == Expected(v, off, len));
       // A re-read of a hot block.
-      CHECK(ReadCopy(*a, v, MiB, 64 * KiB) == Expected(v, MiB, 64 * KiB));
+      CHECK(ReadAll(*a, v, MiB, 64 * KiB) == Expected(v, MiB, 64 * KiB));
       CHECK(Flatten(MustReadPinned(*b, v, MiB, 64 * KiB)) == Expected(v, MiB, 64 * KiB));
     }
   }
@@ -197,7 +190,7 @@ TEST_CASE("ReadPinned serves the disk tier without fetching") {
   {
     FakeFetcher f;
     auto c = MakeCache(f, o);
-    REQUIRE(ReadCopy(*c, v, 0, v.size) == Expected(v, 0, v.size));
+    REQUIRE(ReadAll(*c, v, 0, v.size) == Expected(v, 0, v.size));
   }  // the destructor writes the backlog out
   FakeFetcher f;
   auto c = MakeCache(f, o);
@@ -223,7 +216,7 @@ TEST_CASE("Pinned bytes stay valid after Invalidate drops their pages") {
   CHECK(c->ResidentPrefix(v, 0, v.size) == 0);
   // New pages of another object take the recycled arena slots meanwhile.
   auto w = Version("next", 8 * MiB);
-  CHECK(ReadCopy(*c, w, 0, w.size) == Expected(w, 0, w.size));
+  CHECK(ReadAll(*c, w, 0, w.size) == Expected(w, 0, w.size));
   CHECK(Flatten(pinned) == Expected(v, 100, 3 * MiB));
 }
 
@@ -235,7 +228,7 @@ TEST_CASE("Pinned bytes stay valid after eviction and after the cache is gone") 
   // Stream the rest through a 2 MiB memory tier: block 0 is evicted and its
   // slots would be reused if the pins did not hold them.
   for (uint64_t off = 2 * MiB; off < v.size; off += MiB) {
-    CHECK(ReadCopy(*c, v, off, MiB) == Expected(v, off, MiB));
+    CHECK(ReadAll(*c, v, off, MiB) == Expected(v, off, MiB));
   }
   CHECK(c->Stats().memory.evictions > 0);
   CHECK(c->ResidentPrefix(v, 0, MiB) == 0);
