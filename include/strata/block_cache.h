@@ -64,7 +64,7 @@ struct TierStats {
   uint64_t hit_bytes = 0;
   uint64_t inserted_bytes = 0;
   uint64_t evictions = 0;  // blocks evicted
-  uint64_t releases = 0;   // memory: blocks dropped by Consumed() (their disk copy stays)
+  uint64_t releases = 0;   // memory: passed blocks dropped (see Consumed(); disk copy stays)
   uint64_t checksum_failures = 0;
   uint64_t write_errors = 0;  // disk tier: failed writes (disk full, unwritable)
   uint64_t used_bytes = 0;
@@ -125,7 +125,9 @@ class BlockCache {
   // Tells the cache that a sequential reader has consumed [offset, offset +
   // length) and is not expected back soon. With a disk tier, the memory tier
   // drops the blocks wholly inside the range whose pages are all on disk
-  // already: re-reads come from the kernel page cache (tier 0) or the disk
+  // (a block whose disk copy is still queued leaves when the write-back has
+  // written it; one whose write was refused stays until eviction): re-reads
+  // come from the kernel page cache (tier 0) or the disk
   // tier, and a stream reuses a window's worth of memory instead of parking
   // every block it passes in the process (fresh pages cost a page fault each,
   // which on some virtual machines caps a stream at ~250 MB/s of CPU).

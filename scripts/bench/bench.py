@@ -252,14 +252,19 @@ def run(args, out_dir: Path, log, results: dict):
             direct.name = "warm-up"
             direct_ctx = W.Ctx(direct, variant, None, reaper, limits, log, 0, 0, drop)
             sig = (region, akey, skey)
-            recs = R.run(
-                args.rounds, contenders, curl_ctx, direct_ctx,
-                "%s/%s/%s%s" % (proxy_url, bucket, prefix, D.BIG),
-                "%s/%s/%s%s" % (endpoint, bucket, prefix, D.BIG), sig,
-                server.pid if server is not None else None,
-                getattr(args, "proxy_pid", None) if proxy is not None else None,
-                lambda s: W.Ctx(s, variant, proxy, reaper, limits, log,
-                                args.fixed_bandwidth_mbps, args.bandwidth_mbps, drop), log)
+            try:
+                recs = R.run(
+                    args.rounds, contenders, curl_ctx, direct_ctx,
+                    "%s/%s/%s%s" % (proxy_url, bucket, prefix, D.BIG),
+                    "%s/%s/%s%s" % (endpoint, bucket, prefix, D.BIG), sig,
+                    server.pid if server is not None else None,
+                    getattr(args, "proxy_pid", None) if proxy is not None else None,
+                    lambda s: W.Ctx(s, variant, proxy, reaper, limits, log,
+                                    args.fixed_bandwidth_mbps, args.bandwidth_mbps, drop), log)
+            except Exception as e:  # noqa: BLE001 - record, keep going with the other workloads
+                log("rounds failed: %s" % traceback.format_exc())
+                recs = [curl_ctx.record(R.WORKLOAD, "-", "", "", None, 0, 0, None,
+                                        status="error", note=repr(e)[-300:])]
             add(results, recs, log, out_dir)
             for s in contenders:
                 s.clean()

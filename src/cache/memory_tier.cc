@@ -147,6 +147,9 @@ void MemoryTier::Insert(const PutToken& token, uint64_t block,
     for (const auto& [p, data] : pages) {
       if (!it->second.pages[p]) it->second.pages[p] = data;
     }
+    // New pages: a reader is using the block again; ReleaseWritten must not
+    // drop it when their disk copy lands.
+    it->second.passed = false;
     it->second.bytes += need;
     shard.used += need;
     if (fresh && kind == InsertKind::kPredicted) {

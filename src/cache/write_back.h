@@ -30,8 +30,9 @@ namespace strata::cache {
 
 class WriteBack {
  public:
-  // Called on the write-back thread after each block write (whether or not
-  // the disk accepted it), with no lock held.
+  // Called on the write-back thread after each queued block write (whether
+  // or not the disk accepted it), with no lock held. Not called for jobs
+  // Enqueue refused (backlog full, stopping).
   using WrittenFn = std::function<void(const PutToken& token, uint64_t block)>;
 
   WriteBack(DiskTier* disk, uint64_t max_backlog_bytes, std::chrono::milliseconds floor_interval,

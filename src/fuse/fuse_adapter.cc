@@ -91,8 +91,9 @@ void OpInit(void* userdata, fuse_conn_info* conn) {
   want(FUSE_CAP_READDIRPLUS_AUTO);  // plus for the first pass over a directory only
   want(FUSE_CAP_PARALLEL_DIROPS);
   want(FUSE_CAP_AUTO_INVAL_DATA);
-  // Read replies are written from memory with writev (fuse_reply_iov); splice
-  // would help only a fuse_reply_data path from cache files, allowed for that.
+  // Read replies are written from memory with writev (fuse_reply_iov), so
+  // splice is unused today; allowed for a later fuse_reply_data path that
+  // would send pages straight from the disk tier's files.
   want(FUSE_CAP_SPLICE_WRITE);
   want(FUSE_CAP_SPLICE_MOVE);
   // Requests carry no payload on a read-only mount: splicing them in only
