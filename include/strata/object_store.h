@@ -54,18 +54,24 @@ struct ListPage {
   std::string next_continuation_token;       // empty when this is the last page
 };
 
-// Copies src into consecutive buffers in order, as far as they reach; returns
-// the bytes copied. The gather side of every scatter read that goes through
-// one staging buffer.
-inline size_t ScatterCopy(std::span<const char> src, std::span<const std::span<char>> dsts) {
+// A scatter read done by a contiguous one: `get(buffer)` fills one staging
+// buffer as long as all of `dsts` (returning bytes written), which is then
+// copied into `dsts` in order. For stores and fetchers that cannot scatter.
+template <typename Get>
+Result<size_t> ScatterThroughBuffer(std::span<const std::span<char>> dsts, Get&& get) {
+  size_t length = 0;
+  for (auto d : dsts) length += d.size();
+  std::vector<char> buffer(length);
+  Result<size_t> got = get(std::span<char>(buffer));
+  if (!got.ok()) return got;
   size_t at = 0;
   for (auto d : dsts) {
-    if (at >= src.size()) break;
-    const size_t k = std::min(d.size(), src.size() - at);
-    std::copy_n(src.data() + at, k, d.data());
+    if (at >= *got) break;
+    const size_t k = std::min(d.size(), *got - at);
+    std::copy_n(buffer.data() + at, k, d.data());
     at += k;
   }
-  return at;
+  return got;
 }
 
 class ObjectStore {
@@ -93,12 +99,8 @@ class ObjectStore {
   // (S3: libcurl writes each chunk where it belongs) override it.
   virtual Result<size_t> GetRangeInto(const std::string& key, const std::string& etag,
                                       uint64_t offset, std::span<const std::span<char>> dsts) {
-    size_t length = 0;
-    for (auto d : dsts) length += d.size();
-    std::vector<char> buffer(length);
-    Result<size_t> got = GetRange(key, etag, offset, buffer);
-    if (got.ok()) ScatterCopy(std::span<const char>(buffer.data(), *got), dsts);
-    return got;
+    return ScatterThroughBuffer(
+        dsts, [&](std::span<char> buffer) { return GetRange(key, etag, offset, buffer); });
   }
 
   // One page of a listing.

@@ -10,12 +10,8 @@ ScatterFetcher AsScatter(RangeFetcher fetcher) {
   if (!fetcher) return nullptr;
   return [fetcher = std::move(fetcher)](const ObjectVersion& v, uint64_t offset,
                                         std::span<const std::span<char>> dsts) {
-    size_t length = 0;
-    for (auto d : dsts) length += d.size();
-    std::unique_ptr<char[]> buffer(new char[length]);
-    Result<size_t> got = fetcher(v, offset, std::span<char>(buffer.get(), length));
-    if (got.ok()) ScatterCopy(std::span<const char>(buffer.get(), *got), dsts);
-    return got;
+    return ScatterThroughBuffer(dsts,
+                                [&](std::span<char> buffer) { return fetcher(v, offset, buffer); });
   };
 }
 
@@ -376,7 +372,8 @@ void BlockCacheImpl::Consumed(const ObjectVersion& v, uint64_t offset, uint64_t 
     // A block whose disk copy is not written yet is marked, and leaves when
     // the write-back has written it (ReleaseWritten). A write that landed
     // between our disk lookup and the mark found no mark: look again.
-    if (!memory_->DropIfCovered(v, h, b, disk_->ResidentPages(h, b))) {
+    if (memory_->DropIfCovered(v, h, b, disk_->ResidentPages(h, b)) ==
+        MemoryTier::DropResult::kMarked) {
       memory_->DropIfCovered(v, h, b, disk_->ResidentPages(h, b));
     }
   }

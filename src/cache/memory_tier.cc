@@ -171,23 +171,23 @@ bool MemoryTier::Covers(const Entry& entry, const PageMask& covered) {
   return true;
 }
 
-bool MemoryTier::DropIfCovered(const ObjectVersion& v, VersionHash h, uint64_t block,
-                               const PageMask& covered) {
+MemoryTier::DropResult MemoryTier::DropIfCovered(const ObjectVersion& v, VersionHash h,
+                                                 uint64_t block, const PageMask& covered) {
   uint64_t id = BlockId(h.version, block);
   Shard& shard = ShardFor(id);
   std::lock_guard<std::mutex> lock(shard.mu);
   auto it = shard.entries.find(id);
   if (it == shard.entries.end() || it->second.block != block || !it->second.version->Is(v)) {
-    return false;
+    return DropResult::kAbsent;
   }
   if (!Covers(it->second, covered)) {
     it->second.passed = true;  // its disk copy is still being written
-    return false;
+    return DropResult::kMarked;
   }
   shard.policy->OnRemove(id);
   RemoveLocked(shard, it);
   releases_.fetch_add(1, std::memory_order_relaxed);
-  return true;
+  return DropResult::kDropped;
 }
 
 bool MemoryTier::ReleaseWritten(const VersionKey& version, uint64_t block,

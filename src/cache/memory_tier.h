@@ -59,10 +59,11 @@ class MemoryTier {
 
   // A reader has passed `block` of version `v`: drops it if every page it
   // holds is set in `covered` (the pages another tier holds), so no page
-  // leaves the cache; otherwise marks it for ReleaseWritten. Returns whether it
-  // was dropped. Not an eviction: counted as a release.
-  bool DropIfCovered(const ObjectVersion& v, VersionHash h, uint64_t block,
-                     const PageMask& covered);
+  // leaves the cache; otherwise marks it for ReleaseWritten. Not an eviction:
+  // counted as a release.
+  enum class DropResult : uint8_t { kAbsent, kDropped, kMarked };
+  DropResult DropIfCovered(const ObjectVersion& v, VersionHash h, uint64_t block,
+                           const PageMask& covered);
   // After pages of `block` reached another tier (now holding `covered`):
   // drops the block if a reader has passed it (DropIfCovered marked it) and
   // `covered` holds all its pages. Returns whether it was dropped.
