@@ -59,7 +59,8 @@ struct Config {
 
   // Prefetcher (issue 4).
   uint64_t prefetch_memory = 1ull << 30;
-  uint64_t part_size = 8 << 20;
+  uint64_t part_size = 16 << 20;
+  uint64_t readahead_window = 128 << 20;
   uint64_t small_file_threshold = 4 << 20;
   uint64_t dir_prefetch = 1ull << 30;  // small files of warm directories fetched ahead; 0: off
 

@@ -5,15 +5,21 @@
 // Per read, by detected pattern:
 // - sequential: the first read near offset 0 fills a small initial request
 //   (about 1 MiB) so a short read costs little; from the next read on, a
-//   window (2 x part_size to start) of parallel part fills runs ahead of the
-//   reader on the thread pool, cut into at least 8 parts while it is small so
-//   that 8 fetches run from the start, and into part_size parts once it is
-//   large. The window doubles each time the reader has to wait for a part
-//   (the reader keeps up with the network: more parallelism helps) up to
-//   max_window, and halves when the memory budget refuses a part. A stream
-//   that starts after a seek starts with a window of initial_request. A seek
-//   inside the window keeps the stream; a stream replaced by another cancels
-//   its parts not yet started. Parts never reach past the end of the object.
+//   window (initial_window, 16 MiB) of parallel part fills runs ahead of the
+//   reader on the thread pool, cut into 8 parts (window / 8, at least one
+//   cache block, at most part_size) so that 8 fetches run from the start and
+//   parts grow with the window. The window doubles each time the reader has
+//   to wait for a part (the reader keeps up with the network: more bytes in
+//   flight help) up to max_window, and halves when the memory budget refuses
+//   a part. A stream that starts after a seek starts with a window of
+//   initial_request. A seek inside the window keeps the stream; a stream
+//   replaced by another cancels its parts not yet started. Parts never reach
+//   past the end of the object.
+//   Why parts grow to 16 MiB by default rather than S3's customary 8 MiB:
+//   every GET costs the server (and, on S3, money) apart from its bytes; on
+//   the local s3rver a GiB served in 16 MiB ranges, 8 at a time, took ~10 %
+//   less server CPU than in 8 MiB ranges, and the window (memory) stays 128
+//   MiB either way.
 // - random: only the pages the read touches (BlockCache::Read coalesces
 //   adjacent missing pages into one fetch); no readahead.
 // - strided: the touched pages, plus the next few strides fetched ahead.
@@ -52,8 +58,9 @@
 namespace strata {
 
 struct PrefetchOptions {
-  uint64_t part_size = 8ull << 20;        // size of one readahead fill
+  uint64_t part_size = 16ull << 20;       // largest readahead fill
   uint64_t initial_request = 1ull << 20;  // first fill of a stream from offset 0
+  uint64_t initial_window = 16ull << 20;  // window of a stream after its first request
   uint64_t max_window = 128ull << 20;     // readahead per stream, at most
   uint64_t prefetch_memory = 1ull << 30;  // global budget for all readahead
   uint64_t small_file_threshold = 4ull << 20;

@@ -77,6 +77,7 @@ Result<ReadPath> MakeReadPath(const Config& config, std::shared_ptr<ObjectStore>
 
   PrefetchOptions popts;
   popts.part_size = config.part_size;
+  popts.max_window = config.readahead_window;
   popts.prefetch_memory = config.prefetch_memory;
   popts.small_file_threshold = config.small_file_threshold;
   path.prefetch = MakeCachedReaderFactory(path.cache, nullptr, popts, clock);

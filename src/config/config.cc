@@ -146,7 +146,10 @@ const std::vector<KeySpec>& Specs() {
       {{"page_size", false, "cache page size (default 64K)"}, SizeKey(&Config::page_size)},
       {{"prefetch_memory", false, "memory budget of all readahead (default 1G)"},
        SizeKey(&Config::prefetch_memory)},
-      {{"part_size", false, "readahead request size (default 8M)"}, SizeKey(&Config::part_size)},
+      {{"part_size", false, "largest readahead request (default 16M)"},
+       SizeKey(&Config::part_size)},
+      {{"readahead_window", false, "readahead of one sequential stream, at most (default 128M)"},
+       SizeKey(&Config::readahead_window)},
       {{"small_file_threshold", false, "files below this are fetched whole (default 4M)"},
        SizeKey(&Config::small_file_threshold)},
       {{"dir_prefetch", false,
@@ -264,6 +267,7 @@ Status FinalizeConfig(Config* config, uint64_t total_ram_bytes) {
     return fail("prefetch_memory",
                 "must be at least part-size (" + std::to_string(c.part_size) + ")");
   }
+  if (c.readahead_window == 0) return fail("readahead_window", "must be greater than 0");
   if (c.max_idle_threads > c.max_threads) {
     return fail("max_idle_threads", "must not exceed max-threads");
   }

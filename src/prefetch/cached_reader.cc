@@ -227,7 +227,7 @@ void CachedFileReader::PlanRead(uint64_t offset, uint64_t n, Plan& plan) {
       // kernel may have reordered) starts with a full window.
       plan.fill_length = std::min(size, std::max(offset + n, opts_.initial_request));
       w.issued_end = plan.fill_length;
-      w.window = 2 * opts_.part_size;
+      w.window = std::min(opts_.max_window, opts_.initial_window);
       env_.stats.initial_fills.fetch_add(1, std::memory_order_relaxed);
       detector_.ExtendReach(d.stream, w.issued_end);
     }

@@ -15,7 +15,8 @@ TEST_CASE("defaults match the documented values") {
   REQUIRE(FinalizeConfig(&c, 16ull << 30).ok());
   CHECK(c.block_size == 1ull << 20);
   CHECK(c.page_size == 64ull << 10);
-  CHECK(c.part_size == 8ull << 20);
+  CHECK(c.part_size == 16ull << 20);
+  CHECK(c.readahead_window == 128ull << 20);
   CHECK(c.prefetch_memory == 1ull << 30);
   CHECK(c.small_file_threshold == 4ull << 20);
   CHECK(c.metadata_ttl == 60);
@@ -153,6 +154,10 @@ TEST_CASE("cross-key rules are checked at finalize") {
   Config d;
   REQUIRE(SetConfigValue(&d, "prefetch_memory", "1M", "--prefetch-memory").ok());
   CHECK_FALSE(FinalizeConfig(&d, 1ull << 30).ok());
+
+  Config e;
+  REQUIRE(SetConfigValue(&e, "readahead_window", "0", "--readahead-window").ok());
+  CHECK(FinalizeConfig(&e, 1ull << 30).message() == "--readahead-window: must be greater than 0");
 }
 
 TEST_CASE("config files are read from disk; a missing file is an error naming it") {

@@ -75,7 +75,7 @@ TEST_CASE("a sequential read issues few, large fetches and returns the right byt
   }
   auto calls = rig.fetcher.calls();
   // Every byte once: the small initial request, a ramp of smaller parts (8 in
-  // flight from the start), then parts of 4 to 8 MiB (part_size).
+  // flight from the start), then parts of window / 8, at most part_size.
   CHECK(rig.fetcher.fetched_bytes() == size);
   CHECK(calls.size() <= size / (8 * MiB) + 16);
   std::sort(calls.begin(), calls.end(), [](auto& a, auto& b) { return a.offset < b.offset; });
@@ -83,6 +83,7 @@ TEST_CASE("a sequential read issues few, large fetches and returns the right byt
   CHECK(calls.front().length == 1 * MiB);
   for (const auto& c : calls) {
     CHECK(c.offset + c.length <= size);
+    CHECK(c.length <= PrefetchOptions{}.part_size);
     if (c.offset >= 48 * MiB && c.offset + c.length < size) CHECK(c.length >= 4 * MiB);
   }
   PrefetchStats s = rig.factory->Stats();
