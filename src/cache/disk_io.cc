@@ -2,13 +2,19 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+
+#include "cache/disk_format.h"
 
 namespace strata::cache {
 namespace {
@@ -29,6 +35,122 @@ Status Errno(const std::string& what, const std::string& path, int err) {
     default:
       return Status::IoError(msg);
   }
+}
+
+// Unaligned parts up to this size in all are copied to an aligned buffer to
+// go O_DIRECT (a block header is 4 KiB); larger ones (page buffers not from a
+// PageArena) would cost the same copy the page cache does, so they go
+// buffered.
+constexpr size_t kMaxBounce = 64 << 10;
+
+// The block format pads its header so that the pages start aligned.
+static_assert(kDataAlign % kDirectAlign == 0);
+
+bool Aligned(uint64_t v) { return v % kDirectAlign == 0; }
+bool Aligned(const void* p) { return Aligned(reinterpret_cast<uintptr_t>(p)); }
+
+struct FreeDeleter {
+  void operator()(char* p) const { std::free(p); }
+};
+
+// The file's bytes as iovecs, and how many of them may go O_DIRECT.
+struct WritePlan {
+  std::vector<iovec> iov;  // empty parts left out
+  uint64_t total = 0;
+  // Bytes [0, direct_end) are aligned in memory, length and file offset.
+  uint64_t direct_end = 0;
+  std::unique_ptr<char, FreeDeleter> bounce;  // aligned copies of small parts
+};
+
+// The direct prefix ends at the first part that is neither aligned nor small
+// enough to copy; that part may still add its aligned head if it starts at an
+// aligned address. Only a DiskTier's last page of an object is short, and
+// its buffer comes from the heap, not the arena: it goes buffered.
+WritePlan Plan(const std::vector<std::span<const char>>& parts, bool direct) {
+  WritePlan plan;
+  plan.iov.reserve(parts.size());
+  std::vector<bool> copy(parts.size());
+  size_t bounce_len = 0;
+  bool open = direct;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    auto part = parts[i];
+    plan.total += part.size();
+    if (!open) continue;
+    const bool whole = Aligned(part.size());
+    if (whole && Aligned(part.data())) {
+      plan.direct_end += part.size();
+    } else if (whole && bounce_len + part.size() <= kMaxBounce) {
+      copy[i] = true;
+      bounce_len += part.size();
+      plan.direct_end += part.size();
+    } else {
+      if (Aligned(part.data())) plan.direct_end += part.size() / kDirectAlign * kDirectAlign;
+      open = false;
+    }
+  }
+  void* bounce = nullptr;
+  if (bounce_len > 0 && ::posix_memalign(&bounce, kDirectAlign, bounce_len) != 0) {
+    plan.direct_end = 0;  // no memory for the copy: all buffered
+    std::fill(copy.begin(), copy.end(), false);
+  }
+  plan.bounce.reset(static_cast<char*>(bounce));
+  char* next = plan.bounce.get();
+  for (size_t i = 0; i < parts.size(); ++i) {
+    auto part = parts[i];
+    if (part.empty()) continue;
+    void* base = const_cast<char*>(part.data());  // iovec is not const; pwritev only reads
+    if (copy[i]) {
+      std::memcpy(next, part.data(), part.size());
+      base = next;
+      next += part.size();
+    }
+    plan.iov.push_back({base, part.size()});
+  }
+  return plan;
+}
+
+struct WriteResult {
+  uint64_t done = 0;
+  int err = 0;
+};
+
+// Writes bytes [from, to) of the concatenation of `all` at the same file
+// offsets, IOV_MAX iovecs per call, on through short writes — unless
+// `stop_when_short`: after a short O_DIRECT write the rest may not be aligned.
+WriteResult WriteRange(int fd, const std::vector<iovec>& all, uint64_t from, uint64_t to,
+                       bool stop_when_short) {
+  std::vector<iovec> iov;
+  uint64_t pos = 0;
+  for (const iovec& v : all) {
+    const uint64_t begin = pos, end = pos + v.iov_len;
+    pos = end;
+    if (end <= from || begin >= to) continue;
+    const uint64_t lo = std::max(begin, from), hi = std::min(end, to);
+    iov.push_back({static_cast<char*>(v.iov_base) + (lo - begin), hi - lo});
+  }
+  WriteResult r;
+  size_t first = 0;  // first iovec not fully written
+  while (from + r.done < to) {
+    const size_t count = std::min<size_t>(iov.size() - first, IOV_MAX);
+    size_t asked = 0;
+    for (size_t i = first; i < first + count; ++i) asked += iov[i].iov_len;
+    ssize_t n = ::pwritev(fd, iov.data() + first, static_cast<int>(count),
+                          static_cast<off_t>(from + r.done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      r.err = n < 0 ? errno : ENOSPC;
+      return r;
+    }
+    r.done += static_cast<size_t>(n);
+    if (static_cast<size_t>(n) < asked && stop_when_short) return r;
+    size_t left = static_cast<size_t>(n);
+    while (first < iov.size() && left >= iov[first].iov_len) left -= iov[first++].iov_len;
+    if (left) {
+      iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + left;
+      iov[first].iov_len -= left;
+    }
+  }
+  return r;
 }
 
 class PosixReadableFile final : public ReadableFile {
@@ -74,6 +196,8 @@ class PosixReadableFile final : public ReadableFile {
 
 class PosixDiskIoImpl final : public DiskIo {
  public:
+  explicit PosixDiskIoImpl(DiskWrites writes) : direct_(writes == DiskWrites::kDirect) {}
+
   Result<std::unique_ptr<ReadableFile>> OpenForRead(const std::string& path) override {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return Errno("open", path, errno);
@@ -82,25 +206,49 @@ class PosixDiskIoImpl final : public DiskIo {
 
   Status WriteNewFile(const std::string& path,
                       const std::vector<std::span<const char>>& parts) override {
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) return Errno("create", path, errno);
-    Status st;
-    uint64_t offset = 0;
-    for (auto part : parts) {
-      size_t done = 0;
-      while (done < part.size()) {
-        ssize_t n =
-            ::pwrite(fd, part.data() + done, part.size() - done, static_cast<off_t>(offset + done));
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-          st = Errno("write", path, n < 0 ? errno : ENOSPC);
-          break;
-        }
-        done += static_cast<size_t>(n);
+    WritePlan plan = Plan(parts, direct_.load(std::memory_order_relaxed));
+    const int flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC;
+    int fd = -1;
+    bool direct = false;
+    if (plan.direct_end > 0) {
+      fd = ::open(path.c_str(), flags | O_DIRECT, 0644);
+      if (fd >= 0) {
+        direct = true;
+      } else if (errno == EINVAL) {
+        // Linux checks O_DIRECT after creating the file, and O_EXCL rules out
+        // that it was someone else's: remove it before creating it again.
+        ::unlink(path.c_str());
+        DirectRefused(path, "open");
+      } else {
+        return Errno("create", path, errno);
       }
-      if (!st.ok()) break;
-      offset += part.size();
     }
+    if (fd < 0) fd = ::open(path.c_str(), flags, 0644);
+    if (fd < 0) return Errno("create", path, errno);
+
+    uint64_t done = 0;
+    WriteResult r;
+    if (direct) {
+      r = WriteRange(fd, plan.iov, 0, plan.direct_end, /*stop_when_short=*/true);
+      done = r.done;
+      if (r.err == EINVAL) {
+        // The file system takes O_DIRECT but not at our alignment (a larger
+        // logical block): buffered from here on.
+        DirectRefused(path, "write");
+        r.err = 0;
+      }
+    }
+    if (r.err == 0 && done < plan.total) {
+      // The tail, or the rest after a short direct write (whose end need not
+      // be aligned any more), through the page cache.
+      if (direct && ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_DIRECT) != 0) {
+        r.err = errno;
+      } else {
+        r = WriteRange(fd, plan.iov, done, plan.total, /*stop_when_short=*/false);
+        done += r.done;
+      }
+    }
+    Status st = r.err ? Errno("write", path, r.err) : Status::Ok();
     if (::close(fd) != 0 && st.ok()) st = Errno("close", path, errno);
     if (!st.ok()) ::unlink(path.c_str());
     return st;
@@ -141,10 +289,22 @@ class PosixDiskIoImpl final : public DiskIo {
     if (::statvfs(dir.c_str(), &st) != 0) return Errno("statvfs", dir, errno);
     return static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
   }
+
+ private:
+  void DirectRefused(const std::string& path, const char* what) {
+    if (direct_.exchange(false)) {
+      spdlog::info("cache: {} refuses O_DIRECT ({}): writing cache files through the page cache",
+                   path, what);
+    }
+  }
+
+  std::atomic<bool> direct_;  // false once the file system refused O_DIRECT
 };
 
 }  // namespace
 
-std::shared_ptr<DiskIo> PosixDiskIo() { return std::make_shared<PosixDiskIoImpl>(); }
+std::shared_ptr<DiskIo> PosixDiskIo(DiskWrites writes) {
+  return std::make_shared<PosixDiskIoImpl>(writes);
+}
 
 }  // namespace strata::cache
