@@ -11,7 +11,8 @@
 // blocks are evicted until it has more or none are left.
 //
 // Ownership: owned by the BlockCache. Thread safety: all methods may be called
-// from any thread; Write() is called by the one write-back thread. mu_ is a
+// from any thread; Write() is called by the write-back writers, never twice at
+// once for the same block (it merges with the block's file on disk). mu_ is a
 // leaf lock; file data is read and written outside it.
 #pragma once
 

@@ -1,14 +1,18 @@
 #include "cache/write_back.h"
 
+#include <algorithm>
+
 namespace strata::cache {
 
 WriteBack::WriteBack(DiskTier* disk, uint64_t max_backlog_bytes,
-                     std::chrono::milliseconds floor_interval, WrittenFn on_written)
+                     std::chrono::milliseconds floor_interval, WrittenFn on_written, size_t writers)
     : disk_(disk),
       max_backlog_(max_backlog_bytes),
       floor_interval_(floor_interval),
       on_written_(std::move(on_written)) {
-  thread_ = std::thread([this] { Loop(); });
+  for (size_t i = 0; i < std::max<size_t>(1, writers); ++i) {
+    threads_.emplace_back([this, i] { Loop(i); });
+  }
 }
 
 WriteBack::~WriteBack() {
@@ -17,7 +21,7 @@ WriteBack::~WriteBack() {
     stopping_ = true;
   }
   cv_.notify_all();
-  thread_.join();
+  for (auto& t : threads_) t.join();
 }
 
 bool WriteBack::Enqueue(std::shared_ptr<PutToken> token, uint64_t object_size, uint64_t block,
@@ -61,7 +65,7 @@ bool WriteBack::Enqueue(std::shared_ptr<PutToken> token, uint64_t object_size, u
 
 void WriteBack::WaitIdle() {
   std::unique_lock<std::mutex> lock(mu_);
-  idle_cv_.wait(lock, [this] { return order_.empty() && !busy_; });
+  idle_cv_.wait(lock, [this] { return order_.empty() && writing_.empty(); });
 }
 
 uint64_t WriteBack::dropped() const {
@@ -74,25 +78,35 @@ uint64_t WriteBack::backlog_bytes() const {
   return backlog_;
 }
 
-void WriteBack::Loop() {
+std::deque<uint64_t>::iterator WriteBack::NextReady() {
+  return std::find_if(order_.begin(), order_.end(),
+                      [this](uint64_t id) { return !writing_.count(id); });
+}
+
+void WriteBack::Loop(size_t index) {
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
-    if (order_.empty()) {
-      busy_ = false;
-      idle_cv_.notify_all();
-      if (stopping_) return;
-      if (!cv_.wait_for(lock, floor_interval_, [this] { return stopping_ || !order_.empty(); })) {
-        lock.unlock();
-        disk_->EnforceFreeFloor();
-        lock.lock();
+    auto next = NextReady();
+    if (next == order_.end()) {
+      if (order_.empty() && writing_.empty()) idle_cv_.notify_all();
+      // Queued jobs are written even when stopping: an unmount keeps them.
+      if (stopping_ && order_.empty()) return;
+      auto ready = [this] { return (stopping_ && order_.empty()) || NextReady() != order_.end(); };
+      if (index == 0 && order_.empty()) {
+        if (!cv_.wait_for(lock, floor_interval_, ready)) {
+          lock.unlock();
+          disk_->EnforceFreeFloor();
+          lock.lock();
+        }
+      } else {
+        cv_.wait(lock, ready);
       }
       continue;
     }
-    // Queued jobs are written even when stopping: an unmount keeps them.
-    uint64_t id = order_.front();
-    order_.pop_front();
+    const uint64_t id = *next;
+    order_.erase(next);
     auto node = jobs_.extract(id);
-    busy_ = true;
+    writing_.insert(id);
     lock.unlock();
     Job& job = node.mapped();
     disk_->Write(*job.token, job.object_size, job.block, job.pages);
@@ -101,6 +115,9 @@ void WriteBack::Loop() {
     if (on_written_) on_written_(*job.token, job.block);
     lock.lock();
     backlog_ -= job.bytes;
+    writing_.erase(id);
+    // A job for the same block queued meanwhile is ready now.
+    cv_.notify_all();
   }
 }
 

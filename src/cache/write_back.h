@@ -1,5 +1,9 @@
-// WriteBack: copies freshly fetched pages to the disk tier on a background
-// thread, so that caching never slows the read that fetched them.
+// WriteBack: copies freshly fetched pages to the disk tier on background
+// threads, so that caching never slows the read that fetched them. The disk
+// tier writes with O_DIRECT, i.e. each write waits for the device: more than
+// one writer keeps the device busy while another waits (and a writer the
+// scheduler delays does not stall the queue). Two writers never write the
+// same block at once.
 //
 // The backlog is bounded in bytes; when it is full new jobs are dropped (and
 // counted) rather than making readers wait for the disk. Jobs for the same
@@ -9,6 +13,7 @@
 //
 // Ownership: owned by the BlockCache; holds a raw pointer to the DiskTier,
 // which must outlive it. The destructor writes out what is queued, then stops.
+// on_written may run on any writer, concurrently for different blocks.
 // Thread safety: all methods may be called from any thread.
 #pragma once
 
@@ -20,6 +25,7 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -30,13 +36,14 @@ namespace strata::cache {
 
 class WriteBack {
  public:
-  // Called on the write-back thread after each queued block write (whether
+  // Called on a writer thread after each queued block write (whether
   // or not the disk accepted it), with no lock held. Not called for jobs
   // Enqueue refused (backlog full, stopping).
   using WrittenFn = std::function<void(const PutToken& token, uint64_t block)>;
 
+  // `writers` threads (at least one) write queued blocks.
   WriteBack(DiskTier* disk, uint64_t max_backlog_bytes, std::chrono::milliseconds floor_interval,
-            WrittenFn on_written = nullptr);
+            WrittenFn on_written = nullptr, size_t writers = 2);
   ~WriteBack();
   WriteBack(const WriteBack&) = delete;
   WriteBack& operator=(const WriteBack&) = delete;
@@ -60,7 +67,10 @@ class WriteBack {
     std::vector<std::pair<uint32_t, PageData>> pages;
     uint64_t bytes = 0;
   };
-  void Loop();
+  // Writer `index`; writer 0 also re-checks the free-space floor when idle.
+  void Loop(size_t index);
+  // The oldest queued block no writer is writing; order_.end() if none.
+  std::deque<uint64_t>::iterator NextReady();
 
   DiskTier* const disk_;
   const uint64_t max_backlog_;
@@ -74,9 +84,9 @@ class WriteBack {
   std::unordered_map<uint64_t, Job> jobs_;  // guarded by mu_
   uint64_t backlog_ = 0;                    // guarded by mu_
   uint64_t dropped_ = 0;                    // guarded by mu_
-  bool busy_ = false;                       // a job is being written; guarded by mu_
+  std::unordered_set<uint64_t> writing_;    // blocks being written; guarded by mu_
   bool stopping_ = false;                   // guarded by mu_
-  std::thread thread_;
+  std::vector<std::thread> threads_;
 };
 
 }  // namespace strata::cache
