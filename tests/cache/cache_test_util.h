@@ -17,9 +17,33 @@
 #include <thread>
 #include <vector>
 
+#include "cache/disk_io.h"
 #include "strata/block_cache.h"
 
 namespace strata::cache_test {
+
+// Real POSIX I/O that tests derive from to inject faults or hold writes back:
+// every call goes to the real thing unless overridden.
+class ForwardingDiskIo : public cache::DiskIo {
+ public:
+  Result<std::unique_ptr<cache::ReadableFile>> OpenForRead(const std::string& p) override {
+    return real_->OpenForRead(p);
+  }
+  Status WriteNewFile(const std::string& p,
+                      const std::vector<std::span<const char>>& parts) override {
+    return real_->WriteNewFile(p, parts);
+  }
+  Status Rename(const std::string& a, const std::string& b) override { return real_->Rename(a, b); }
+  Status Remove(const std::string& p) override { return real_->Remove(p); }
+  Result<std::vector<std::string>> ListDir(const std::string& d) override {
+    return real_->ListDir(d);
+  }
+  Status CreateDir(const std::string& d) override { return real_->CreateDir(d); }
+  Result<uint64_t> FreeBytes(const std::string& d) override { return real_->FreeBytes(d); }
+
+ private:
+  std::shared_ptr<cache::DiskIo> real_ = cache::PosixDiskIo();
+};
 
 // The bytes of version (key, etag) at [offset, offset + dst.size()): differ
 // between versions and offsets.

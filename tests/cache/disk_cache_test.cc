@@ -24,11 +24,8 @@ constexpr uint64_t KiB = 1024;
 constexpr uint64_t MiB = 1024 * KiB;
 
 // Real POSIX I/O with injectable faults.
-class FaultyDiskIo : public cache::DiskIo {
+class FaultyDiskIo : public cache_test::ForwardingDiskIo {
  public:
-  Result<std::unique_ptr<cache::ReadableFile>> OpenForRead(const std::string& p) override {
-    return real_->OpenForRead(p);
-  }
   Status WriteNewFile(const std::string& p,
                       const std::vector<std::span<const char>>& parts) override {
     if (fail_writes) return Status::NoSpace("injected: no space left on device");
@@ -36,17 +33,11 @@ class FaultyDiskIo : public cache::DiskIo {
       std::unique_lock<std::mutex> lock(hold_mu_);
       hold_cv_.wait(lock, [this] { return !hold_writes_; });
     }
-    return real_->WriteNewFile(p, parts);
+    return ForwardingDiskIo::WriteNewFile(p, parts);
   }
-  Status Rename(const std::string& a, const std::string& b) override { return real_->Rename(a, b); }
-  Status Remove(const std::string& p) override { return real_->Remove(p); }
-  Result<std::vector<std::string>> ListDir(const std::string& d) override {
-    return real_->ListDir(d);
-  }
-  Status CreateDir(const std::string& d) override { return real_->CreateDir(d); }
   Result<uint64_t> FreeBytes(const std::string& d) override {
     if (free_bytes >= 0) return static_cast<uint64_t>(free_bytes.load());
-    return real_->FreeBytes(d);
+    return ForwardingDiskIo::FreeBytes(d);
   }
 
   // While held, writes wait (the write-back backlog builds up).
@@ -65,7 +56,6 @@ class FaultyDiskIo : public cache::DiskIo {
   std::mutex hold_mu_;
   std::condition_variable hold_cv_;
   bool hold_writes_ = false;  // guarded by hold_mu_
-  std::shared_ptr<cache::DiskIo> real_ = cache::PosixDiskIo();
 };
 
 struct Setup {

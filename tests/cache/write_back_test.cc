@@ -24,11 +24,8 @@ constexpr uint64_t MiB = 1024 * KiB;
 
 // POSIX I/O whose block writes wait at a gate the test opens; it counts the
 // writes waiting there.
-class GatedDiskIo : public cache::DiskIo {
+class GatedDiskIo : public cache_test::ForwardingDiskIo {
  public:
-  Result<std::unique_ptr<cache::ReadableFile>> OpenForRead(const std::string& p) override {
-    return real_->OpenForRead(p);
-  }
   Status WriteNewFile(const std::string& p,
                       const std::vector<std::span<const char>>& parts) override {
     if (std::filesystem::path(p).parent_path().filename() == "tmp") {  // a block file
@@ -38,15 +35,8 @@ class GatedDiskIo : public cache::DiskIo {
       cv_.wait(lock, [this] { return open_; });
       --waiting_;
     }
-    return real_->WriteNewFile(p, parts);
+    return ForwardingDiskIo::WriteNewFile(p, parts);
   }
-  Status Rename(const std::string& a, const std::string& b) override { return real_->Rename(a, b); }
-  Status Remove(const std::string& p) override { return real_->Remove(p); }
-  Result<std::vector<std::string>> ListDir(const std::string& d) override {
-    return real_->ListDir(d);
-  }
-  Status CreateDir(const std::string& d) override { return real_->CreateDir(d); }
-  Result<uint64_t> FreeBytes(const std::string& d) override { return real_->FreeBytes(d); }
 
   void SetOpen(bool open) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -65,7 +55,6 @@ class GatedDiskIo : public cache::DiskIo {
   std::condition_variable cv_;
   bool open_ = true;  // guarded by mu_
   int waiting_ = 0;   // guarded by mu_
-  std::shared_ptr<cache::DiskIo> real_ = cache::PosixDiskIo();
 };
 
 struct Rig {
