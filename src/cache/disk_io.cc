@@ -241,7 +241,8 @@ class PosixDiskIoImpl final : public DiskIo {
     if (r.err == 0 && done < plan.total) {
       // The tail, or the rest after a short direct write (whose end need not
       // be aligned any more), through the page cache.
-      if (direct && ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_DIRECT) != 0) {
+      const int fl = direct ? ::fcntl(fd, F_GETFL) : 0;
+      if (direct && (fl < 0 || ::fcntl(fd, F_SETFL, fl & ~O_DIRECT) != 0)) {
         r.err = errno;
       } else {
         r = WriteRange(fd, plan.iov, done, plan.total, /*stop_when_short=*/false);

@@ -8,8 +8,8 @@
 // The backlog is bounded in bytes; when it is full new jobs are dropped (and
 // counted) rather than making readers wait for the disk. Jobs for the same
 // block merge while queued, so a block filled page by page is written once.
-// When idle, the thread re-checks the disk's free-space floor periodically, so
-// the cache shrinks when other programs fill the disk.
+// When the queue is empty, writer 0 re-checks the disk's free-space floor every
+// floor_interval, so the cache shrinks when other programs fill the disk.
 //
 // Ownership: owned by the BlockCache; holds a raw pointer to the DiskTier,
 // which must outlive it. The destructor writes out what is queued, then stops.

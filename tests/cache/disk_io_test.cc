@@ -11,6 +11,7 @@
 
 #include <catch2/catch.hpp>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -43,15 +44,28 @@ std::string Slurp(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-// Whether the file system under `dir` takes O_DIRECT: where it does not, the
-// writes fall back to buffered and the page-cache checks below do not apply.
+std::vector<bool> InPageCache(const std::string& path);
+
+// Whether the file system under `dir` writes O_DIRECT past the page cache:
+// where it does not (it refuses O_DIRECT or 4 KiB-aligned direct writes, or,
+// like tmpfs, takes them into the page cache), the writes fall back or stay
+// cached and the page-cache checks below do not apply.
 bool TakesDirect(const std::string& dir) {
   std::string probe = dir + "/direct-probe";
   int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_DIRECT, 0644);
-  ::unlink(probe.c_str());
-  if (fd < 0) return false;
+  if (fd < 0) {
+    ::unlink(probe.c_str());
+    return false;
+  }
+  void* buf = nullptr;
+  REQUIRE(::posix_memalign(&buf, k4K, k4K) == 0);
+  std::memset(buf, 7, k4K);
+  const bool wrote = ::pwrite(fd, buf, k4K, 0) == static_cast<ssize_t>(k4K);
+  std::free(buf);
   ::close(fd);
-  return true;
+  const bool direct = wrote && !InPageCache(probe).at(0);
+  ::unlink(probe.c_str());
+  return direct;
 }
 
 // For each 4 KiB of the file, whether it is in the page cache (mincore on a

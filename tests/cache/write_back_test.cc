@@ -57,6 +57,13 @@ class GatedDiskIo : public cache_test::ForwardingDiskIo {
   int waiting_ = 0;   // guarded by mu_
 };
 
+// Opens the gate when a test ends, also when a REQUIRE fails: a cache whose
+// writers wait at a closed gate would never finish destroying.
+struct OpenGateAtEnd {
+  GatedDiskIo* io;
+  ~OpenGateAtEnd() { io->SetOpen(true); }
+};
+
 struct Rig {
   TempDir dir;
   std::shared_ptr<GatedDiskIo> io = std::make_shared<GatedDiskIo>();
@@ -83,6 +90,7 @@ struct Rig {
 TEST_CASE("Two writers write two blocks at once and never three") {
   Rig rig;
   auto c = rig.Open(rig.fetcher);
+  OpenGateAtEnd gate{rig.io.get()};  // destroyed before c
   rig.io->SetOpen(false);
   auto v = Version("blocks", 6 * MiB);
   REQUIRE(ReadAll(*c, v, 0, 6 * MiB) == Expected(v, 0, 6 * MiB));
@@ -103,6 +111,7 @@ TEST_CASE("Two writers write two blocks at once and never three") {
 TEST_CASE("A block being written is not written again at once and the second write merges") {
   Rig rig;
   auto c = rig.Open(rig.fetcher);
+  OpenGateAtEnd gate{rig.io.get()};  // destroyed before c
   rig.io->SetOpen(false);
   auto v = Version("one-block", MiB);
   // The first page of the block: one write job, taken by a writer that waits at the gate.
