@@ -109,6 +109,16 @@ WritePlan Plan(const std::vector<std::span<const char>>& parts, bool direct) {
   return plan;
 }
 
+// After a vectored call moved n bytes: skips the iovecs from `first` on that
+// are complete and trims the partial one.
+void Advance(std::vector<iovec>& iov, size_t& first, size_t n) {
+  while (first < iov.size() && n >= iov[first].iov_len) n -= iov[first++].iov_len;
+  if (n) {
+    iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + n;
+    iov[first].iov_len -= n;
+  }
+}
+
 struct WriteResult {
   uint64_t done = 0;
   int err = 0;
@@ -143,12 +153,7 @@ WriteResult WriteRange(int fd, const std::vector<iovec>& all, uint64_t from, uin
     }
     r.done += static_cast<size_t>(n);
     if (static_cast<size_t>(n) < asked && stop_when_short) return r;
-    size_t left = static_cast<size_t>(n);
-    while (first < iov.size() && left >= iov[first].iov_len) left -= iov[first++].iov_len;
-    if (left) {
-      iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + left;
-      iov[first].iov_len -= left;
-    }
+    Advance(iov, first, static_cast<size_t>(n));
   }
   return r;
 }
@@ -178,13 +183,7 @@ class PosixReadableFile final : public ReadableFile {
       }
       if (n == 0) break;  // end of file
       done += static_cast<size_t>(n);
-      // Skip the iovecs that are complete; trim the partial one.
-      size_t left = static_cast<size_t>(n);
-      while (first < iov.size() && left >= iov[first].iov_len) left -= iov[first++].iov_len;
-      if (left) {
-        iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + left;
-        iov[first].iov_len -= left;
-      }
+      Advance(iov, first, static_cast<size_t>(n));
     }
     return done;
   }
