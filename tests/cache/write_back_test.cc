@@ -6,6 +6,8 @@
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
+#include <utility>
+#include <vector>
 
 #include "cache/block_cache_impl.h"
 #include "cache_test_util.h"
@@ -85,6 +87,18 @@ struct Rig {
     REQUIRE(c.ok());
     return std::move(c).value();
   }
+  // After `c` is closed: a new cache on the same directory returns `ranges`
+  // of v with no fetch, i.e. their blocks reached the disk.
+  void CheckOnDisk(std::unique_ptr<cache::BlockCacheImpl> c, const ObjectVersion& v,
+                   const std::vector<std::pair<uint64_t, uint64_t>>& ranges) {
+    c.reset();
+    FakeFetcher again;
+    auto d = Open(again);
+    for (auto [offset, length] : ranges) {
+      CHECK(ReadAll(*d, v, offset, length) == Expected(v, offset, length));
+    }
+    CHECK(again.calls() == 0);
+  }
 };
 
 TEST_CASE("Two writers write two blocks at once and never three") {
@@ -100,12 +114,7 @@ TEST_CASE("Two writers write two blocks at once and never three") {
   rig.io->SetOpen(true);
   c->WaitForWrites();
 
-  // Every block reached the disk: a new cache on the same directory fetches nothing.
-  c.reset();
-  FakeFetcher again;
-  auto d = rig.Open(again);
-  CHECK(ReadAll(*d, v, 0, 6 * MiB) == Expected(v, 0, 6 * MiB));
-  CHECK(again.calls() == 0);
+  rig.CheckOnDisk(std::move(c), v, {{0, 6 * MiB}});
 }
 
 TEST_CASE("A block being written is not written again at once and the second write merges") {
@@ -123,12 +132,7 @@ TEST_CASE("A block being written is not written again at once and the second wri
   rig.io->SetOpen(true);
   c->WaitForWrites();
 
-  c.reset();
-  FakeFetcher again;
-  auto d = rig.Open(again);
-  CHECK(ReadAll(*d, v, 0, 64 * KiB) == Expected(v, 0, 64 * KiB));
-  CHECK(ReadAll(*d, v, 512 * KiB, 128 * KiB) == Expected(v, 512 * KiB, 128 * KiB));
-  CHECK(again.calls() == 0);
+  rig.CheckOnDisk(std::move(c), v, {{0, 64 * KiB}, {512 * KiB, 128 * KiB}});
 }
 
 }  // namespace
