@@ -80,6 +80,8 @@ std::string RenderMetrics(const ReadPath& read_path) {
     m.Counter("strata_readahead_wasted_bytes_total", "Readahead dropped unread.", p.wasted_bytes);
     m.Gauge("strata_readahead_window_peak_bytes", "Largest readahead window reached.",
             p.window_peak_bytes);
+    m.Gauge("strata_readahead_streams", "Sequential streams sharing the readahead window now.",
+            p.active_streams);
     m.Gauge("strata_prefetch_budget_used_bytes", "Readahead memory in use.", p.budget_in_use);
     m.Gauge("strata_prefetch_budget_limit_bytes", "Readahead memory budget.", p.budget_limit);
     m.Counter("strata_prefetch_budget_denials_total", "Parts refused by the memory budget.",

@@ -38,6 +38,7 @@ struct StreamWindow {
   uint64_t high_water = 0;    // end of the stream's furthest read
   uint64_t issued_end = 0;    // end of the furthest byte requested (parts or initial fill)
   std::deque<PartPtr> parts;  // ascending; dropped once the reader is past them
+  bool counted = false;       // in PrefetchEnv::active_streams (holds parts)
 };
 
 // Work decided under the reader's lock, done outside it.
@@ -82,6 +83,12 @@ class CachedFileReader : public FileReader {
   void IssueSequential(StreamWindow& w, uint64_t offset, const AccessDecision& d, Plan& plan);
   void IssueStrided(const AccessDecision& d, uint64_t offset, uint64_t n, Plan& plan);
   PartPtr NewPart(uint64_t start, uint64_t end);
+  // The largest window `w` may have now: its share of max_window.
+  uint64_t WindowCap(const StreamWindow& w) const;
+  // Streams sharing max_window, `w` included.
+  uint64_t Streams(const StreamWindow& w) const;
+  // Keeps PrefetchEnv::active_streams in step with whether `w` holds parts.
+  void Count(StreamWindow& w);
   void Drop(const PartPtr& part, uint64_t read_up_to);
   void ResetWindow(StreamWindow& w);
   void DropStrided();
@@ -111,6 +118,27 @@ PartPtr CachedFileReader::NewPart(uint64_t start, uint64_t end) {
   return std::make_shared<ReadaheadPart>(state_->env, version_, start, end);
 }
 
+uint64_t CachedFileReader::Streams(const StreamWindow& w) const {
+  return std::max<uint64_t>(
+      1, env_.active_streams.load(std::memory_order_relaxed) + (w.counted ? 0 : 1));
+}
+
+uint64_t CachedFileReader::WindowCap(const StreamWindow& w) const {
+  const uint64_t floor = std::min(opts_.max_window, opts_.initial_window);
+  return std::max(floor, opts_.max_window / Streams(w));
+}
+
+void CachedFileReader::Count(StreamWindow& w) {
+  const bool holds = !w.parts.empty();
+  if (holds == w.counted) return;
+  w.counted = holds;
+  if (holds) {
+    env_.active_streams.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    env_.active_streams.fetch_sub(1, std::memory_order_relaxed);
+  }
+}
+
 void CachedFileReader::Drop(const PartPtr& part, uint64_t read_up_to) {
   if (part->Cancel()) {
     env_.stats.cancelled_bytes.fetch_add(part->end - part->start, std::memory_order_relaxed);
@@ -126,6 +154,7 @@ void CachedFileReader::Drop(const PartPtr& part, uint64_t read_up_to) {
 void CachedFileReader::ResetWindow(StreamWindow& w) {
   for (const auto& p : w.parts) Drop(p, w.high_water);
   w.parts.clear();
+  Count(w);
   w.window = 0;
   w.issued_end = 0;
   w.high_water = 0;
@@ -143,10 +172,23 @@ void CachedFileReader::IssueSequential(StreamWindow& w, uint64_t offset, const A
   // A read that jumped past what was issued (within the tolerance) is served
   // on demand; readahead continues from it.
   w.issued_end = std::max(w.issued_end, offset);
+  // Another stream started: this one gives up its share (parts already
+  // issued stay).
+  const uint64_t cap = WindowCap(w);
+  if (w.window > cap) {
+    w.window = cap;
+    env_.stats.window_shrinks.fetch_add(1, std::memory_order_relaxed);
+  }
   const uint64_t target = std::min(size, d.stream_high_water + w.window);
   // Parallelism matters more than part size: a young window is cut into
   // kPartsPerWindow smaller parts so that several fetches run from the start.
-  const uint64_t len = std::min(opts_.part_size, std::max(block, w.window / kPartsPerWindow));
+  // Streams sharing max_window share those parts too: each cuts its window
+  // into kPartsPerWindow / streams parts (at least one) of the size one
+  // stream's window of all their bytes would have, so that the mount keeps
+  // about kPartsPerWindow parts in flight and each GET stays as large. A part
+  // is never larger than the window.
+  const uint64_t share = std::min(w.window, w.window * Streams(w) / kPartsPerWindow);
+  const uint64_t len = std::min(opts_.part_size, std::max(block, share));
   while (w.issued_end < target) {
     const uint64_t start = w.issued_end;
     uint64_t end = std::min(size, start + len);
@@ -166,6 +208,7 @@ void CachedFileReader::IssueSequential(StreamWindow& w, uint64_t offset, const A
     plan.submit.push_back(std::move(part));
     w.issued_end = end;
   }
+  Count(w);
   detector_.ExtendReach(d.stream, w.issued_end);
 }
 
@@ -241,6 +284,7 @@ void CachedFileReader::PlanRead(uint64_t offset, uint64_t n, Plan& plan) {
       }
       w.parts.pop_front();
     }
+    Count(w);
   }
   if (plan.fill_length > 0 && plan.fill_start <= offset) {
     // A whole small file or a footer region already covers what readahead would fetch.
@@ -258,8 +302,9 @@ void CachedFileReader::PlanRead(uint64_t offset, uint64_t n, Plan& plan) {
     if (!p->landed() && !p->grew_window) {
       // The reader caught up with the network: more parts in flight help.
       p->grew_window = true;
-      if (w.window < opts_.max_window) {
-        w.window = std::min(opts_.max_window, w.window * 2);
+      const uint64_t cap = WindowCap(w);
+      if (w.window < cap) {
+        w.window = std::min(cap, w.window * 2);
         env_.stats.window_grows.fetch_add(1, std::memory_order_relaxed);
         grew = true;
       }

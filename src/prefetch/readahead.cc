@@ -32,6 +32,7 @@ PrefetchStats PrefetchEnv::Snapshot() const {
     s.bytes[i] = stats.bytes[i].load();
   }
   s.returned_bytes = stats.returned_bytes.load();
+  s.active_streams = active_streams.load();
   s.readahead_parts = stats.readahead_parts.load();
   s.readahead_bytes = stats.readahead_bytes.load();
   s.readahead_hits = stats.readahead_hits.load();

@@ -71,6 +71,9 @@ struct PrefetchEnv {
   std::shared_ptr<Clock> clock;
   MemoryBudget budget;
   StatsCounters stats;
+  // Sequential streams that hold readahead parts now: their windows share
+  // PrefetchOptions::max_window (see CachedFileReader::WindowCap).
+  std::atomic<uint32_t> active_streams{0};
 
   PrefetchEnv(std::shared_ptr<BlockCache> c, std::shared_ptr<Clock> k, uint64_t limit)
       : cache(std::move(c)), clock(std::move(k)), budget(limit) {}

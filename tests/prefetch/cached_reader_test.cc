@@ -283,6 +283,49 @@ TEST_CASE("64 concurrent sequential readers stay inside the memory budget", "[pr
   CHECK(rig.fetcher.fetched_bytes() <= readers * size * 11 / 10);
 }
 
+TEST_CASE("concurrent sequential streams share the readahead window", "[prefetch]") {
+  // Fetches slower than the readers, so every window wants to grow.
+  PrefetchOptions options;
+  options.max_window = 64 * MiB;  // initial_window stays 16 MiB
+  Rig rig(options, std::chrono::microseconds(3000));
+  const uint64_t size = 96 * MiB;
+  const int streams = 4;
+  std::vector<std::unique_ptr<FileReader>> readers;
+  for (int r = 0; r < streams; ++r) {
+    readers.push_back(rig.factory->Open(200 + r, Version("share" + std::to_string(r), size)));
+  }
+  // Round robin, one 128 KiB read per stream in turn: all four hold parts at once.
+  uint32_t active_mid_way = 0;
+  for (uint64_t off = 0; off < size; off += 128 * KiB) {
+    for (auto& reader : readers) REQUIRE(rig.ReadAndCheck(*reader, off, 128 * KiB, size));
+    if (off == 32 * MiB) active_mid_way = rig.factory->Stats().active_streams;
+  }
+  PrefetchStats shared = rig.factory->Stats();
+  CHECK(active_mid_way == streams);
+  // Each window stays at its share, 64 / 4 = 16 MiB, instead of 64 MiB, cut
+  // into 2 parts of 8 MiB: the parts one 64 MiB window would have. So the
+  // mount keeps about 8 parts in flight, not 32, and the budget holds one
+  // window's worth plus, per reader, the part it is in and one it has just
+  // passed (whose pool task may not have let go of it yet): at most 4 x (16 +
+  // 2 x 8) MiB, against 4 x (64 + 2 x 8) MiB unshared.
+  CHECK(shared.window_peak_bytes == 16 * MiB);
+  CHECK(shared.budget_peak <= streams * (16 + 2 * 8) * MiB);
+  CHECK(rig.fetcher.fetched_bytes() == streams * size);
+  const auto calls = rig.fetcher.calls();
+  CHECK(calls.size() <= streams * (size / (8 * MiB) + 4));
+  for (const auto& c : calls) CHECK(c.length <= 8 * MiB);
+  readers.clear();
+  CHECK(rig.factory->Stats().active_streams == 0);
+  CHECK(BudgetInUseAfterDrain(*rig.factory) == 0);
+
+  // Alone, a stream grows past the share again.
+  auto alone = rig.factory->Open(300, Version("alone", size));
+  for (uint64_t off = 0; off < size; off += 128 * KiB) {
+    REQUIRE(rig.ReadAndCheck(*alone, off, 128 * KiB, size));
+  }
+  CHECK(rig.factory->Stats().window_peak_bytes > 16 * MiB);
+}
+
 TEST_CASE("concurrent reads on one handle return the right bytes, each fetched once",
           "[prefetch]") {
   Rig rig({}, std::chrono::microseconds(200));
