@@ -11,21 +11,21 @@
 //   parts grow with the window. The window doubles each time the reader has
 //   to wait for a part (the reader keeps up with the network: more bytes in
 //   flight help) up to max_window, and halves when the memory budget refuses
-//   a part. Streams that hold parts at the same time share max_window: each
-//   grows to max_window / streams, but not below initial_window, and cuts it
-//   into 8 / streams parts (at least one) of the size one stream's parts
-//   would have, so that a mount keeps about one stream's memory and 8 parts
-//   in flight (four streams with 128 MiB windows each would put 512 MiB and
-//   32 parts in flight for a server that one stream already keeps busy; on
-//   the bench, 4 fio jobs read 1.35x faster sharing). A stream that starts
-//   after a seek starts with a window of initial_request. A seek inside the window
-//   keeps the stream; a stream replaced by another cancels its parts not yet
-//   started. Parts never reach past the end of the object.
-//   Why parts grow to 16 MiB by default rather than S3's customary 8 MiB:
-//   every GET costs the server (and, on S3, money) apart from its bytes; on
-//   the local s3rver a GiB served in 16 MiB ranges, 8 at a time, took ~10 %
-//   less server CPU than in 8 MiB ranges, and the window (memory) stays 128
-//   MiB either way.
+//   a part. Streams that hold parts and have not read to the end of their
+//   object share max_window: each grows to max_window / streams, but not
+//   below initial_window, and cuts it into 8 / streams parts (at least one)
+//   of the size one stream's parts would have. Up to max_window /
+//   initial_window streams (8 by default), a mount so keeps about one
+//   stream's window and 8 parts in flight (four streams with 128 MiB windows
+//   each would put 512 MiB and 32 parts in flight for a server that one
+//   stream already keeps busy; on the bench, 4 fio jobs read 1.35x faster
+//   sharing); more streams keep initial_window each, within the budget. A
+//   stream that starts after a seek starts with a window of initial_request. A seek inside the
+//   window keeps the stream; a stream replaced by another cancels its parts not yet started. Parts
+//   never reach past the end of the object. Why parts grow to 16 MiB by default rather than S3's
+//   customary 8 MiB: every GET costs the server (and, on S3, money) apart from its bytes; on the
+//   local s3rver a GiB served in 16 MiB ranges, 8 at a time, took ~10 % less server CPU than in 8
+//   MiB ranges, and the window (memory) stays 128 MiB either way.
 // - random: only the pages the read touches (BlockCache::Read coalesces
 //   adjacent missing pages into one fetch); no readahead.
 // - strided: the touched pages, plus the next few strides fetched ahead.
@@ -97,7 +97,7 @@ struct PrefetchStats {
   uint64_t window_grows = 0;
   uint64_t window_shrinks = 0;
   uint64_t window_peak_bytes = 0;  // the largest window any stream reached
-  uint64_t active_streams = 0;     // streams holding readahead parts now
+  uint64_t active_streams = 0;     // streams sharing max_window now
   uint64_t budget_denials = 0;     // parts refused by the memory budget
   uint64_t budget_in_use = 0;
   uint64_t budget_peak = 0;

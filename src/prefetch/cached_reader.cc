@@ -38,7 +38,7 @@ struct StreamWindow {
   uint64_t high_water = 0;    // end of the stream's furthest read
   uint64_t issued_end = 0;    // end of the furthest byte requested (parts or initial fill)
   std::deque<PartPtr> parts;  // ascending; dropped once the reader is past them
-  bool counted = false;       // in PrefetchEnv::active_streams (holds parts)
+  bool counted = false;       // in PrefetchEnv::active_streams (see Count)
 };
 
 // Work decided under the reader's lock, done outside it.
@@ -87,7 +87,11 @@ class CachedFileReader : public FileReader {
   uint64_t WindowCap(const StreamWindow& w) const;
   // Streams sharing max_window, `w` included.
   uint64_t Streams(const StreamWindow& w) const;
-  // Keeps PrefetchEnv::active_streams in step with whether `w` holds parts.
+  // Keeps PrefetchEnv::active_streams in step with whether `w` is a live
+  // stream: it holds parts and has not read up to the end of the object (a
+  // handle left open after reading a whole file, as a model loader that
+  // keeps its shards mapped does, would otherwise hold a share until it is
+  // closed).
   void Count(StreamWindow& w);
   void Drop(const PartPtr& part, uint64_t read_up_to);
   void ResetWindow(StreamWindow& w);
@@ -129,7 +133,7 @@ uint64_t CachedFileReader::WindowCap(const StreamWindow& w) const {
 }
 
 void CachedFileReader::Count(StreamWindow& w) {
-  const bool holds = !w.parts.empty();
+  const bool holds = !w.parts.empty() && w.high_water < version_.size;
   if (holds == w.counted) return;
   w.counted = holds;
   if (holds) {
@@ -173,20 +177,16 @@ void CachedFileReader::IssueSequential(StreamWindow& w, uint64_t offset, const A
   // on demand; readahead continues from it.
   w.issued_end = std::max(w.issued_end, offset);
   // Another stream started: this one gives up its share (parts already
-  // issued stay).
-  const uint64_t cap = WindowCap(w);
-  if (w.window > cap) {
-    w.window = cap;
-    env_.stats.window_shrinks.fetch_add(1, std::memory_order_relaxed);
-  }
+  // issued stay). Not a window_shrinks: those count budget refusals.
+  w.window = std::min(w.window, WindowCap(w));
   const uint64_t target = std::min(size, d.stream_high_water + w.window);
   // Parallelism matters more than part size: a young window is cut into
   // kPartsPerWindow smaller parts so that several fetches run from the start.
   // Streams sharing max_window share those parts too: each cuts its window
   // into kPartsPerWindow / streams parts (at least one) of the size one
   // stream's window of all their bytes would have, so that the mount keeps
-  // about kPartsPerWindow parts in flight and each GET stays as large. A part
-  // is never larger than the window.
+  // about kPartsPerWindow parts in flight and each GET stays as large. The
+  // share is never more than the window.
   const uint64_t share = std::min(w.window, w.window * Streams(w) / kPartsPerWindow);
   const uint64_t len = std::min(opts_.part_size, std::max(block, share));
   while (w.issued_end < target) {
@@ -284,7 +284,6 @@ void CachedFileReader::PlanRead(uint64_t offset, uint64_t n, Plan& plan) {
       }
       w.parts.pop_front();
     }
-    Count(w);
   }
   if (plan.fill_length > 0 && plan.fill_start <= offset) {
     // A whole small file or a footer region already covers what readahead would fetch.
@@ -292,6 +291,7 @@ void CachedFileReader::PlanRead(uint64_t offset, uint64_t n, Plan& plan) {
   }
 
   w.high_water = d.stream_high_water;
+  Count(w);
   const uint64_t end = offset + n;
   const bool readahead = d.pattern == AccessPattern::kSequential && d.continues_stream;
   if (readahead) IssueSequential(w, offset, d, plan);

@@ -71,8 +71,8 @@ struct PrefetchEnv {
   std::shared_ptr<Clock> clock;
   MemoryBudget budget;
   StatsCounters stats;
-  // Sequential streams that hold readahead parts now: their windows share
-  // PrefetchOptions::max_window (see CachedFileReader::WindowCap).
+  // Sequential streams that hold readahead parts and have not reached the
+  // end of their object: their windows share PrefetchOptions::max_window.
   std::atomic<uint32_t> active_streams{0};
 
   PrefetchEnv(std::shared_ptr<BlockCache> c, std::shared_ptr<Clock> k, uint64_t limit)
