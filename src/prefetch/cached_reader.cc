@@ -83,8 +83,8 @@ class CachedFileReader : public FileReader {
   void IssueSequential(StreamWindow& w, uint64_t offset, const AccessDecision& d, Plan& plan);
   void IssueStrided(const AccessDecision& d, uint64_t offset, uint64_t n, Plan& plan);
   PartPtr NewPart(uint64_t start, uint64_t end);
-  // The largest window `w` may have now: its share of max_window.
-  uint64_t WindowCap(const StreamWindow& w) const;
+  // The largest window a stream may have while `streams` share max_window.
+  uint64_t WindowCap(uint64_t streams) const;
   // Streams sharing max_window, `w` included.
   uint64_t Streams(const StreamWindow& w) const;
   // Keeps PrefetchEnv::active_streams in step with whether `w` is a live
@@ -127,9 +127,9 @@ uint64_t CachedFileReader::Streams(const StreamWindow& w) const {
       1, env_.active_streams.load(std::memory_order_relaxed) + (w.counted ? 0 : 1));
 }
 
-uint64_t CachedFileReader::WindowCap(const StreamWindow& w) const {
+uint64_t CachedFileReader::WindowCap(uint64_t streams) const {
   const uint64_t floor = std::min(opts_.max_window, opts_.initial_window);
-  return std::max(floor, opts_.max_window / Streams(w));
+  return std::max(floor, opts_.max_window / streams);
 }
 
 void CachedFileReader::Count(StreamWindow& w) {
@@ -178,7 +178,8 @@ void CachedFileReader::IssueSequential(StreamWindow& w, uint64_t offset, const A
   w.issued_end = std::max(w.issued_end, offset);
   // Another stream started: this one gives up its share (parts already
   // issued stay). Not a window_shrinks: those count budget refusals.
-  w.window = std::min(w.window, WindowCap(w));
+  const uint64_t streams = Streams(w);  // read once: the cap and the parts agree
+  w.window = std::min(w.window, WindowCap(streams));
   const uint64_t target = std::min(size, d.stream_high_water + w.window);
   // Parallelism matters more than part size: a young window is cut into
   // kPartsPerWindow smaller parts so that several fetches run from the start.
@@ -187,7 +188,7 @@ void CachedFileReader::IssueSequential(StreamWindow& w, uint64_t offset, const A
   // stream's window of all their bytes would have, so that the mount keeps
   // about kPartsPerWindow parts in flight and each GET stays as large. The
   // share is never more than the window.
-  const uint64_t share = std::min(w.window, w.window * Streams(w) / kPartsPerWindow);
+  const uint64_t share = std::min(w.window, w.window * streams / kPartsPerWindow);
   const uint64_t len = std::min(opts_.part_size, std::max(block, share));
   while (w.issued_end < target) {
     const uint64_t start = w.issued_end;
@@ -302,7 +303,7 @@ void CachedFileReader::PlanRead(uint64_t offset, uint64_t n, Plan& plan) {
     if (!p->landed() && !p->grew_window) {
       // The reader caught up with the network: more parts in flight help.
       p->grew_window = true;
-      const uint64_t cap = WindowCap(w);
+      const uint64_t cap = WindowCap(Streams(w));
       if (w.window < cap) {
         w.window = std::min(cap, w.window * 2);
         env_.stats.window_grows.fetch_add(1, std::memory_order_relaxed);
