@@ -40,8 +40,9 @@ def parse_args(argv):
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--only", default="",
                     help="comma list of workloads or groups (%s; groups: %s; limits = curl x8; "
-                    "rounds = cold sequential reads of every system and curl x8, interleaved, "
-                    "--rounds times); default all" % (",".join(W.WORKLOADS), ",".join(W.GROUPS)))
+                    "rounds = cold sequential reads of every system, curl x8 and curl 16M x64, "
+                    "interleaved, --rounds times); default all"
+                    % (",".join(W.WORKLOADS), ",".join(W.GROUPS)))
     ap.add_argument("--rounds", type=int, default=3,
                     help="rounds of the `rounds` workload (median reported)")
     ap.add_argument("--systems", default=",".join(ALL_SYSTEMS),
@@ -248,13 +249,17 @@ def run(args, out_dir: Path, log, results: dict):
             fake.name = "curl x8"
             curl_ctx = W.Ctx(fake, variant, proxy, reaper, limits, log, 0, args.bandwidth_mbps,
                              drop)
+            parts = M.System(reaper, work, remote, log)
+            parts.name = "curl 16M x64"
+            parts_ctx = W.Ctx(parts, variant, proxy, reaper, limits, log, 0, args.bandwidth_mbps,
+                              drop)
             direct = M.System(reaper, work, remote, log)
             direct.name = "warm-up"
             direct_ctx = W.Ctx(direct, variant, None, reaper, limits, log, 0, 0, drop)
             sig = (region, akey, skey)
             try:
                 recs = R.run(
-                    args.rounds, contenders, curl_ctx, direct_ctx,
+                    args.rounds, contenders, curl_ctx, parts_ctx, direct_ctx,
                     "%s/%s/%s%s" % (proxy_url, bucket, prefix, D.BIG),
                     "%s/%s/%s%s" % (endpoint, bucket, prefix, D.BIG), sig,
                     server.pid if server is not None else None,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import rounds
 
-ORDER = ["local", "curl x8 direct", "curl x8", "strata", "s3fs", "rclone"]
+ORDER = ["local", "curl x8 direct", "curl x8", "curl 16M x64", "strata", "s3fs", "rclone"]
 PEERS = ["s3fs", "rclone"]
 REMOTE = ["strata", "s3fs", "rclone"]
 

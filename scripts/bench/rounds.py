@@ -7,8 +7,10 @@ This workload makes the cold-sequential comparison robust:
 
 1. warm-up: one untimed 8-stream read of the object straight from the server;
 2. N rounds; each round reads the 1 GiB object cold once per contender, back to back:
-   8 parallel ranged curl GETs through the proxy (the limit), then `dd bs=1M` on a fresh mount
-   with an empty cache (page cache dropped) of each filesystem;
+   8 parallel ranged curl GETs through the proxy (the limit), strata's request shape from one
+   curl process (64 GETs of 16 MiB, 8 at a time: what a client without FUSE, page cache or
+   cache fill gets, the ceiling of any FUSE client), then `dd bs=1M` on a fresh mount with an
+   empty cache (page cache dropped) of each filesystem;
 3. per read: MB/s, and the CPU seconds (user + system, all threads) of the server, the proxy
    and the filesystem's daemon while it ran, from /proc/PID/stat;
 4. a `median` record per contender; the `vs` ratios of the report use it.
@@ -80,8 +82,8 @@ def _dd_cold(ctx: W.Ctx, meter: CpuMeter):
         (err.strip()[-200:] if st != "ok" else ""), cpu
 
 
-def run(rounds: int, systems, curl_ctx: W.Ctx, direct_ctx: W.Ctx, url: str, direct_url: str,
-        sig, server_pid: int | None, proxy_pid: int | None, make_ctx, log):
+def run(rounds: int, systems, curl_ctx: W.Ctx, parts_ctx: W.Ctx, direct_ctx: W.Ctx, url: str,
+        direct_url: str, sig, server_pid: int | None, proxy_pid: int | None, make_ctx, log):
     """Returns the records: one per read ("cold, round k") and one median per contender."""
     log("rounds: warm-up, one untimed read of %s straight from the server" % D.BIG)
     W.curl8(direct_ctx, direct_url, curl_ctx.v.big, sig)
@@ -95,13 +97,14 @@ def run(rounds: int, systems, curl_ctx: W.Ctx, direct_ctx: W.Ctx, url: str, dire
 
     for k in range(1, rounds + 1):
         phase = "cold, round %d" % k
-        meter = CpuMeter({"server": server_pid, "proxy": proxy_pid})
-        meter.start()
-        recs = W.curl8(curl_ctx, url, curl_ctx.v.big, sig)
-        cpu = meter.stop()
-        for r in recs:
-            r["workload"], r["phase"] = WORKLOAD, phase
-            keep(r, cpu)
+        for reference, ctx in ((W.curl8, curl_ctx), (W.curl_parts, parts_ctx)):
+            meter = CpuMeter({"server": server_pid, "proxy": proxy_pid})
+            meter.start()
+            recs = reference(ctx, url, ctx.v.big, sig)
+            cpu = meter.stop()
+            for r in recs:
+                r["workload"], r["phase"] = WORKLOAD, phase
+                keep(r, cpu)
         # The filesystems take turns going first, so no one always follows curl.
         shift = (k - 1) % max(1, len(systems))
         for s in systems[shift:] + systems[:shift]:

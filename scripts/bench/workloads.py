@@ -355,6 +355,46 @@ def curl8(ctx, url: str, size: int, sigv4: tuple[str, str, str] | None):
                                                          if st != "ok" else ""))]
 
 
+def curl_parts(ctx, url: str, size: int, sigv4: tuple[str, str, str] | None,
+               part: int = 16 << 20, parallel: int = 8):
+    """strata's request shape without FUSE: ranged GETs of `part` bytes, `parallel` at a time,
+    from one curl process (keep-alive) into /dev/null. What a client that pays no kernel page
+    cache, no FUSE round trip and no cache fill could read; the ceiling for any FUSE client."""
+    ctx.drop_caches()
+    ctx.reset()
+    lines = []
+    for i, lo in enumerate(range(0, size, part)):
+        if i:
+            lines.append("next")
+        lines += ['url = "%s"' % url, 'range = "%d-%d"' % (lo, min(size, lo + part) - 1),
+                  'output = "/dev/null"', "silent", "show-error", "fail",
+                  'header = "x-amz-content-sha256: UNSIGNED-PAYLOAD"',
+                  'write-out = "%{size_download}\\n"']
+        if sigv4:
+            lines += ['aws-sigv4 = "aws:amz:%s:s3"' % sigv4[0],
+                      'user = "%s:%s"' % (sigv4[1], sigv4[2])]
+    cfg = ctx.system.work / "curl-parts.cfg"
+    cfg.write_text("\n".join(lines) + "\n")
+    t0 = time.monotonic()
+    p = ctx.reaper.popen(["curl", "--parallel", "--parallel-max", str(parallel), "-K", str(cfg)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = p.communicate(timeout=ctx.limits.command)
+        errors = [err.decode(errors="replace").strip()] if p.returncode else []
+    except subprocess.TimeoutExpired:
+        out, errors = b"", ["timeout"]
+    ctx.reaper.stop(p)
+    secs = time.monotonic() - t0
+    cfg.unlink(missing_ok=True)
+    total = sum(int(x) for x in out.split() if x.isdigit())
+    stats = ctx.fetched()
+    st = "ok" if not errors and total == size else "error"
+    return [ctx.record("dd 1 GiB", "cold", "throughput", "MB/s",
+                       total / secs / 1e6 if st == "ok" else None, secs, total, stats, status=st,
+                       note="; ".join(errors)[-200:] or ("got %d bytes" % total
+                                                         if st != "ok" else ""))]
+
+
 WORKLOADS = {
     # name: (function, needs a new mount with an empty cache first)
     "dd": (dd, True),
