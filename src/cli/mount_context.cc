@@ -111,7 +111,10 @@ Result<std::unique_ptr<MountContext>> BuildMountContext(const Config& config,
   VfsOptions vopts;
   vopts.uid = static_cast<uint32_t>(config.uid);
   vopts.gid = static_cast<uint32_t>(config.gid);
-  vopts.block_size = static_cast<uint32_t>(std::min<uint64_t>(config.block_size, 1u << 30));
+  // st_blksize: the cache block, at most 1 MiB (the largest FUSE read). Python
+  // sizes its file buffers by it, so a larger value would make every small
+  // random read through a buffered file fetch that much.
+  vopts.block_size = static_cast<uint32_t>(std::min<uint64_t>(config.block_size, 1u << 20));
   vopts.entry_timeout_s = config.metadata_ttl;
   vopts.attr_timeout_s = config.metadata_ttl;
   ctx->vfs = std::make_unique<Vfs>(std::make_unique<Namespace>(ctx->store, nopts, ctx->clock),

@@ -100,6 +100,16 @@ class TreeTest(StrataTestCase):
         assert_errno(self, {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSYS},
                      os.open, self.mp / "alpha" / "edge-1.bin", os.O_WRONLY)
 
+    def test_larger_blocks(self):
+        # 4 MiB cache blocks with a disk tier: the same bytes (files span and end
+        # inside blocks), and st_blksize stays 1 MiB (Python sizes its buffers by it).
+        mp = self.mount(f"s3://{BUCKET}",
+                        extra=["--block-size", "4M", "--cache-dir", str(self.work / "cache-4m")])
+        self.assertTreeEqual(snapshot(mp), self.expected)
+        big = mp / "alpha" / "beta" / f"edge-{9 * (1 << 20) + 7}.bin"
+        self.assertEqual(os.stat(big).st_blksize, 1 << 20)
+        self.assertEqual(os.stat(self.mp / big.relative_to(mp)).st_blksize, 1 << 20)
+
     def test_statfs(self):
         st = os.statvfs(self.mp)
         self.assertGreater(st.f_bsize, 0)
