@@ -373,8 +373,10 @@ def curl_parts(ctx, url: str, size: int, sigv4: tuple[str, str, str] | None,
         if sigv4:
             lines += ['aws-sigv4 = "aws:amz:%s:s3"' % sigv4[0],
                       'user = "%s:%s"' % (sigv4[1], sigv4[2])]
-    cfg = ctx.system.work / "curl-parts.cfg"
-    cfg.write_text("\n".join(lines) + "\n")
+    cfg = ctx.system.work / "curl-parts.cfg"  # holds the secret key: owner only
+    cfg.unlink(missing_ok=True)
+    with os.fdopen(os.open(cfg, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+        f.write("\n".join(lines) + "\n")
     t0 = time.monotonic()
     p = ctx.reaper.popen(["curl", "--parallel", "--parallel-max", str(parallel), "-K", str(cfg)],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
