@@ -96,7 +96,9 @@ def markdown(res):
                  "the better of s3fs and rclone (>1: strata is better); `vs limit` = strata as a "
                  "fraction of the limit (curl x8 = 8 parallel ranged GETs through the same proxy "
                  "for cold sequential reads, local = the same workload on a local copy). "
-                 "`*` = see notes.")
+                 "`curl 16M x64` (rounds only) = strata's request shape, 16 MiB ranged GETs 8 at "
+                 "a time, from one curl process into /dev/null: no FUSE, page cache or cache "
+                 "fill. `*` = see notes.")
     lines.append("")
     head = ["workload", "phase", "unit"] + systems + ["vs peer", "vs limit"]
     lines.append("| " + " | ".join(head) + " |")

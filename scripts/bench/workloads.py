@@ -357,9 +357,10 @@ def curl8(ctx, url: str, size: int, sigv4: tuple[str, str, str] | None):
 
 def curl_parts(ctx, url: str, size: int, sigv4: tuple[str, str, str] | None,
                part: int = 16 << 20, parallel: int = 8):
-    """strata's request shape without FUSE: ranged GETs of `part` bytes, `parallel` at a time,
-    from one curl process (keep-alive) into /dev/null. What a client that pays no kernel page
-    cache, no FUSE round trip and no cache fill could read; the ceiling for any FUSE client."""
+    """strata's steady-state request shape without FUSE: ranged GETs of `part` bytes,
+    `parallel` at a time, from one curl process (keep-alive) into /dev/null. What a client that
+    pays no kernel page cache, no FUSE round trip and no cache fill reads with those requests:
+    the ceiling for strata's request shape on that server."""
     ctx.drop_caches()
     ctx.reset()
     lines = []
@@ -377,17 +378,21 @@ def curl_parts(ctx, url: str, size: int, sigv4: tuple[str, str, str] | None,
     cfg.unlink(missing_ok=True)
     with os.fdopen(os.open(cfg, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
         f.write("\n".join(lines) + "\n")
-    t0 = time.monotonic()
-    p = ctx.reaper.popen(["curl", "--parallel", "--parallel-max", str(parallel), "-K", str(cfg)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        out, err = p.communicate(timeout=ctx.limits.command)
-        errors = [err.decode(errors="replace").strip()] if p.returncode else []
-    except subprocess.TimeoutExpired:
-        out, errors = b"", ["timeout"]
-    ctx.reaper.stop(p)
-    secs = time.monotonic() - t0
-    cfg.unlink(missing_ok=True)
+        t0 = time.monotonic()
+        p = ctx.reaper.popen(["curl", "--parallel", "--parallel-max", str(parallel), "-K",
+                              str(cfg)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            out, err = p.communicate(timeout=ctx.limits.command)
+            errors = [err.decode(errors="replace").strip()] if p.returncode else []
+        except subprocess.TimeoutExpired:
+            out, errors = b"", ["timeout"]
+            ctx.reaper.stop(p)
+            p.communicate()  # drains and closes the pipes
+        ctx.reaper.stop(p)
+        secs = time.monotonic() - t0
+    finally:
+        cfg.unlink(missing_ok=True)
     total = sum(int(x) for x in out.split() if x.isdigit())
     stats = ctx.fetched()
     st = "ok" if not errors and total == size else "error"
