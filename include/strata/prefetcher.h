@@ -19,13 +19,16 @@
 //   stream's window and 8 parts in flight (four streams with 128 MiB windows
 //   each would put 512 MiB and 32 parts in flight for a server that one
 //   stream already keeps busy; on the bench, 4 fio jobs read 1.35x faster
-//   sharing); more streams keep initial_window each, within the budget. A
-//   stream that starts after a seek starts with a window of initial_request. A seek inside the
-//   window keeps the stream; a stream replaced by another cancels its parts not yet started. Parts
-//   never reach past the end of the object. Why parts grow to 16 MiB by default rather than S3's
-//   customary 8 MiB: every GET costs the server (and, on S3, money) apart from its bytes; on the
-//   local s3rver a GiB served in 16 MiB ranges, 8 at a time, took ~10 % less server CPU than in 8
-//   MiB ranges, and the window (memory) stays 128 MiB either way.
+//   sharing); more streams keep initial_window each, within the budget.
+//   A stream that starts after a seek starts with a window of
+//   initial_request. A seek inside the window keeps the stream; a stream
+//   replaced by another cancels its parts not yet started. Parts never reach
+//   past the end of the object.
+//   Why parts grow to 16 MiB by default rather than S3's customary 8 MiB:
+//   every GET costs the server (and, on S3, money) apart from its bytes; on
+//   the local s3rver a GiB served in 16 MiB ranges, 8 at a time, took ~10 %
+//   less server CPU than in 8 MiB ranges, and the window (memory) stays 128
+//   MiB either way.
 // - random: only the pages the read touches (BlockCache::Read coalesces
 //   adjacent missing pages into one fetch); no readahead.
 // - strided: the touched pages, plus the next few strides fetched ahead.

@@ -319,6 +319,16 @@ def ls_tiny(ctx):
     return _meta(ctx, D.TINY, ["ls", "-lR"], "ls -lR tiny")
 
 
+def _curl_record(ctx, size: int, total: int, secs: float, errors: list[str]):
+    """The record of a reference read by curl: ok when it got all `size` bytes."""
+    stats = ctx.fetched()
+    st = "ok" if not errors and total == size else "error"
+    return [ctx.record("dd 1 GiB", "cold", "throughput", "MB/s",
+                       total / secs / 1e6 if st == "ok" else None, secs, total, stats, status=st,
+                       note="; ".join(errors)[-200:] or ("got %d bytes" % total
+                                                         if st != "ok" else ""))]
+
+
 def curl8(ctx, url: str, size: int, sigv4: tuple[str, str, str] | None):
     """The server limit: 8 parallel ranged GETs of the 1 GiB object through the proxy."""
     ctx.drop_caches()
@@ -347,12 +357,7 @@ def curl8(ctx, url: str, size: int, sigv4: tuple[str, str, str] | None):
             errors.append("timeout")
         ctx.reaper.stop(p)
     secs = time.monotonic() - t0
-    stats = ctx.fetched()
-    st = "ok" if not errors and total == size else "error"
-    return [ctx.record("dd 1 GiB", "cold", "throughput", "MB/s",
-                       total / secs / 1e6 if st == "ok" else None, secs, total, stats, status=st,
-                       note="; ".join(errors)[-200:] or ("got %d bytes" % total
-                                                         if st != "ok" else ""))]
+    return _curl_record(ctx, size, total, secs, errors)
 
 
 def curl_parts(ctx, url: str, size: int, sigv4: tuple[str, str, str] | None,
@@ -394,12 +399,7 @@ def curl_parts(ctx, url: str, size: int, sigv4: tuple[str, str, str] | None,
     finally:
         cfg.unlink(missing_ok=True)
     total = sum(int(x) for x in out.split() if x.isdigit())
-    stats = ctx.fetched()
-    st = "ok" if not errors and total == size else "error"
-    return [ctx.record("dd 1 GiB", "cold", "throughput", "MB/s",
-                       total / secs / 1e6 if st == "ok" else None, secs, total, stats, status=st,
-                       note="; ".join(errors)[-200:] or ("got %d bytes" % total
-                                                         if st != "ok" else ""))]
+    return _curl_record(ctx, size, total, secs, errors)
 
 
 WORKLOADS = {

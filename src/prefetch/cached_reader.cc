@@ -209,7 +209,6 @@ void CachedFileReader::IssueSequential(StreamWindow& w, uint64_t offset, const A
     plan.submit.push_back(std::move(part));
     w.issued_end = end;
   }
-  Count(w);
   detector_.ExtendReach(d.stream, w.issued_end);
 }
 
@@ -292,7 +291,6 @@ void CachedFileReader::PlanRead(uint64_t offset, uint64_t n, Plan& plan) {
   }
 
   w.high_water = d.stream_high_water;
-  Count(w);
   const uint64_t end = offset + n;
   const bool readahead = d.pattern == AccessPattern::kSequential && d.continues_stream;
   if (readahead) IssueSequential(w, offset, d, plan);
@@ -316,6 +314,7 @@ void CachedFileReader::PlanRead(uint64_t offset, uint64_t n, Plan& plan) {
     if (grew) IssueSequential(w, offset, d, plan);
     env_.stats.NoteWindow(w.window);
   }
+  Count(w);  // once per read, after parts were passed and issued
 
   if (d.pattern == AccessPattern::kStrided) {
     for (const auto& p : strided_parts_) {
